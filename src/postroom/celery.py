@@ -1,0 +1,13 @@
+"""The Celery application for distributed mode (RabbitMQ or Redis broker, PostgreSQL database)."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postroom.conf.settings")
+
+app = Celery("postroom")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks(["postroom.inbound"])

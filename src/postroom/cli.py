@@ -1,0 +1,293 @@
+"""The `postroom` command. Every failure ends in one line on stderr and a non-zero exit code."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+class CommandError(Exception):
+    """A failure to report as one line, with the exit code to use."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postroom.conf.settings")
+    import django
+
+    django.setup()
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from postroom.mail.inspection import inspect_paths
+
+    return int(inspect_paths(args.files, sys.stdout))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from postroom.bootstrap import initialise
+
+    report = initialise(admin_username=args.admin)
+    print(report.render())
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from django.conf import settings
+
+    from postroom.bootstrap import initialise
+    from postroom.embedded import EmbeddedRuntime
+    from postroom.inbound.smtp import start_listener
+
+    conf = settings.POSTROOM
+    if not conf.is_embedded:
+        raise CommandError(
+            "`postroom up` runs embedded mode; in distributed mode start web, worker, listen and scheduler separately",
+            EXIT_USAGE,
+        )
+    report = initialise(admin_username="admin")
+    runtime = EmbeddedRuntime(workers=conf.embedded_workers, stale_after_seconds=conf.sweep_after_seconds)
+    runtime.start_workers()
+    web_port = args.web_port if args.web_port is not None else conf.web_port
+    smtp_port = args.smtp_port if args.smtp_port is not None else conf.smtp_port
+    try:
+        runtime.start_web(conf.web_host, web_port)
+        listener = start_listener(conf.smtp_host, smtp_port, lmtp=conf.smtp_lmtp, max_bytes=conf.max_message_bytes)
+    except OSError as e:
+        runtime.shutdown()
+        raise CommandError(f"cannot listen: {e.strerror or e} (is another Postroom running?)") from e
+    runtime.add_closer(listener.stop)
+    print(report.render())
+    print(f"Web:  http://{conf.web_host}:{web_port}/")
+    print(
+        f"Mail: {'LMTP' if conf.smtp_lmtp else 'SMTP'} on {conf.smtp_host}:{listener.port} "
+        f"(try: postroom import examples/)"
+    )
+    print("Data:", conf.home, "· stop with Ctrl-C", flush=True)
+    install_stop_handlers(runtime.stop.set)
+    try:
+        runtime.wait()
+    finally:
+        runtime.shutdown()
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from postroom.inbound.importer import import_paths
+
+    summary = import_paths([Path(p) for p in args.paths], process=not args.queue_only)
+    for problem in summary.unreadable:
+        print(f"postroom import: {problem}", file=sys.stderr)
+    print(summary.render())
+    return EXIT_FAILED if summary.failed else 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from postroom.inbound.models import InboundMessage
+    from postroom.inbound.services import ReplayError, process_inbound, replay_inbound
+
+    failures = 0
+    for inbound_id in args.ids:
+        try:
+            replay_inbound(inbound_id)
+        except ReplayError as e:
+            print(f"postroom replay: {e}", file=sys.stderr)
+            failures += 1
+            continue
+        process_inbound(inbound_id)
+        row = InboundMessage.objects.get(pk=inbound_id)
+        print(f"{inbound_id}: {row.status}{' (' + row.cause + ')' if row.cause else ''}")
+        failures += row.status not in {"processed", "quarantined"}
+    return EXIT_FAILED if failures else 0
+
+
+def cmd_work(args: argparse.Namespace) -> int:
+    import threading
+
+    from django.conf import settings
+
+    from postroom.embedded import run_worker_loop
+
+    stop = threading.Event()
+    install_stop_handlers(stop.set)
+    run_worker_loop(stop, None, settings.POSTROOM.sweep_after_seconds, exit_when_idle=args.once)
+    return 0
+
+
+def cmd_listen(args: argparse.Namespace) -> int:
+    import threading
+
+    from django.conf import settings
+
+    from postroom.inbound.smtp import start_listener
+
+    conf = settings.POSTROOM
+    port = args.port if args.port is not None else conf.smtp_port
+    try:
+        listener = start_listener(conf.smtp_host, port, lmtp=conf.smtp_lmtp, max_bytes=conf.max_message_bytes)
+    except OSError as e:
+        raise CommandError(f"cannot listen on {conf.smtp_host}:{port}: {e.strerror or e}") from e
+    print(f"{'LMTP' if conf.smtp_lmtp else 'SMTP'} listener on {conf.smtp_host}:{listener.port}", flush=True)
+    stop = threading.Event()
+    install_stop_handlers(stop.set)
+    stop.wait()
+    listener.stop()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from postroom.celery import app
+
+    argv = ["worker", "--loglevel", args.loglevel, "--concurrency", str(args.concurrency)]
+    if args.hostname:
+        argv += ["--hostname", args.hostname]
+    app.worker_main(argv)
+    return 0
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    import threading
+
+    from django.db import close_old_connections
+
+    from postroom.inbound.services import sweep_stale
+
+    stop = threading.Event()
+    install_stop_handlers(stop.set)
+    while not stop.is_set():
+        sweep_stale()
+        close_old_connections()
+        stop.wait(args.interval)
+    return 0
+
+
+def cmd_route(args: argparse.Namespace) -> int:
+    from postroom.inbound.routes import add_route, list_routes
+
+    if args.action == "add":
+        if not args.address or not args.queue:
+            raise CommandError("usage: postroom route add ADDRESS QUEUE_NAME", EXIT_USAGE)
+        route = add_route(args.address, args.queue)
+        print(f"{route.address} -> {route.queue.name}")
+    else:
+        for route in list_routes():
+            print(f"{route.address} -> {route.queue.name}")
+    return 0
+
+
+def cmd_manage(args: argparse.Namespace) -> int:
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["postroom", *args.rest])
+    return 0
+
+
+def install_stop_handlers(stop: Callable[[], None]) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="postroom", description="Postroom: the email service desk.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("inspect", help="print what the parser derives from mail files, one JSON object each")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_inspect, django=False)
+
+    p = sub.add_parser("init", help="create or migrate the database and the first admin")
+    p.add_argument("--admin", default="admin", help="user name of the first admin (default: admin)")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("up", help="embedded mode: web, SMTP listener, worker and sweeper in one process")
+    p.add_argument("--web-port", type=int)
+    p.add_argument("--smtp-port", type=int)
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("import", help="import .eml files, mbox files and Maildir folders")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--queue-only", action="store_true", help="only store and enqueue; workers process later")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("replay", help="send quarantined or failed messages through the pipeline again")
+    p.add_argument("ids", nargs="+", type=int, metavar="ID")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("work", help="embedded worker: process the ledger until stopped")
+    p.add_argument("--once", action="store_true", help="exit when nothing is left to do")
+    p.set_defaults(func=cmd_work)
+
+    p = sub.add_parser("listen", help="run only the SMTP/LMTP listener")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=cmd_listen)
+
+    p = sub.add_parser("worker", help="distributed mode: a Celery worker")
+    p.add_argument("--concurrency", type=int, default=2)
+    p.add_argument("--loglevel", default="INFO")
+    p.add_argument("--hostname")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("scheduler", help="distributed mode: re-send work that crashed workers left behind")
+    p.add_argument("--interval", type=float, default=15.0)
+    p.set_defaults(func=cmd_scheduler)
+
+    p = sub.add_parser("route", help="map an address to a queue (add) or show the routes (list)")
+    p.add_argument("action", choices=["add", "list"])
+    p.add_argument("address", nargs="?")
+    p.add_argument("queue", nargs="?")
+    p.set_defaults(func=cmd_route)
+
+    p = sub.add_parser("manage", help="run a Django management command")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_manage)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if getattr(args, "django", True):
+            setup_django()
+        return int(args.func(args))
+    except CommandError as e:
+        print(f"postroom {args.command}: {e}", file=sys.stderr)
+        return e.code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # one line for the user; the details go to the log
+        return report_unexpected(args.command, e)
+
+
+def report_unexpected(command: str, error: Exception) -> int:
+    from postroom.conf.env import ConfigError
+
+    if isinstance(error, ConfigError):
+        print(f"postroom {command}: configuration error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        from django.db import DatabaseError
+
+        if isinstance(error, DatabaseError):
+            print(f"postroom {command}: database error: {str(error).strip().splitlines()[0]}", file=sys.stderr)
+            return EXIT_FAILED
+    except ImportError:  # pragma: no cover - Django is a dependency
+        pass
+    import logging
+
+    logging.getLogger("postroom.cli").debug("unexpected error", exc_info=error)
+    print(f"postroom {command}: {type(error).__name__}: {error}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Configuration: typed settings read once from POSTROOM_* environment variables."""

@@ -1,0 +1,155 @@
+"""Every POSTROOM_* environment variable, parsed and typed in one place (documented in docs/configuration.md)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+from urllib.parse import unquote, urlsplit
+
+EMBEDDED: Final = "embedded"
+DISTRIBUTED: Final = "distributed"
+
+
+class ConfigError(ValueError):
+    """A POSTROOM_* variable holds a value we cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseConfig:
+    """Where the database is: a SQLite file or a PostgreSQL server."""
+
+    engine: str  # "sqlite" or "postgresql"
+    name: str
+    user: str = ""
+    password: str = ""
+    host: str = ""
+    port: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PostroomSettings:
+    """The operator-facing configuration of one Postroom installation."""
+
+    mode: str
+    home: Path
+    debug: bool
+    secret_key: str
+    allowed_hosts: tuple[str, ...]
+    database: DatabaseConfig
+    broker_url: str
+    task_queue: str
+    blob_dir: Path
+    web_host: str
+    web_port: int
+    smtp_host: str
+    smtp_port: int
+    smtp_lmtp: bool
+    max_message_bytes: int
+    ticket_prefix: str
+    max_attempts: int
+    sweep_after_seconds: int
+    log_level: str
+    log_json: bool
+    embedded_workers: int
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.mode == EMBEDDED
+
+
+def parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean (use true or false)")
+
+
+def parse_int(name: str, raw: str, *, minimum: int = 0) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
+    return value
+
+
+def parse_database_url(name: str, raw: str, home: Path) -> DatabaseConfig:
+    """`sqlite:///path/db.sqlite3` (relative to POSTROOM_HOME when not absolute) or `postgresql://u:p@h:port/db`."""
+    if not raw:
+        return DatabaseConfig(engine="sqlite", name=str(home / "postroom.sqlite3"))
+    parts = urlsplit(raw)
+    if parts.scheme == "sqlite":
+        path = Path(unquote(parts.path.removeprefix("/"))) if parts.path else Path("postroom.sqlite3")
+        if not path.is_absolute():
+            path = home / path
+        return DatabaseConfig(engine="sqlite", name=str(path))
+    if parts.scheme in {"postgres", "postgresql"}:
+        return DatabaseConfig(
+            engine="postgresql",
+            name=unquote(parts.path.lstrip("/")) or "postroom",
+            user=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+            host=parts.hostname or "",
+            port=str(parts.port or ""),
+        )
+    raise ConfigError(f"{name}={raw!r}: use sqlite:///path or postgresql://user:password@host:port/name")
+
+
+def read_secret_key(home: Path, raw: str) -> str:
+    """The configured key, else one generated once and kept in POSTROOM_HOME (embedded convenience)."""
+    if raw:
+        return raw
+    key_file = home / "secret.key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    home.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> PostroomSettings:
+    """Read and validate every POSTROOM_* variable; raise ConfigError naming the first bad one."""
+    env = os.environ if environ is None else environ
+
+    def get(key: str, default: str = "") -> str:
+        return env.get(f"POSTROOM_{key}", default)
+
+    home = Path(get("HOME", "./var")).expanduser().resolve()
+    mode = get("MODE", EMBEDDED).strip().lower()
+    if mode not in {EMBEDDED, DISTRIBUTED}:
+        raise ConfigError(f"POSTROOM_MODE={mode!r}: use {EMBEDDED} or {DISTRIBUTED}")
+    blob_raw = get("BLOB_DIR")
+    return PostroomSettings(
+        mode=mode,
+        home=home,
+        debug=parse_bool("POSTROOM_DEBUG", get("DEBUG", "false")),
+        secret_key=read_secret_key(home, get("SECRET_KEY")),
+        allowed_hosts=tuple(h.strip() for h in get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h),
+        database=parse_database_url("POSTROOM_DATABASE_URL", get("DATABASE_URL"), home),
+        broker_url=get("BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//"),
+        task_queue=get("TASK_QUEUE", "postroom"),
+        blob_dir=Path(blob_raw).expanduser().resolve() if blob_raw else home / "blobs",
+        web_host=get("WEB_HOST", "127.0.0.1"),
+        web_port=parse_int("POSTROOM_WEB_PORT", get("WEB_PORT", "8025")),
+        smtp_host=get("SMTP_HOST", "127.0.0.1"),
+        smtp_port=parse_int("POSTROOM_SMTP_PORT", get("SMTP_PORT", "2525")),
+        smtp_lmtp=parse_bool("POSTROOM_SMTP_LMTP", get("SMTP_LMTP", "false")),
+        max_message_bytes=parse_int(
+            "POSTROOM_MAX_MESSAGE_BYTES", get("MAX_MESSAGE_BYTES", str(50 * 1024 * 1024)), minimum=1024
+        ),
+        ticket_prefix=get("TICKET_PREFIX", "PR"),
+        max_attempts=parse_int("POSTROOM_MAX_ATTEMPTS", get("MAX_ATTEMPTS", "5"), minimum=1),
+        sweep_after_seconds=parse_int("POSTROOM_SWEEP_AFTER_SECONDS", get("SWEEP_AFTER_SECONDS", "60"), minimum=1),
+        log_level=get("LOG_LEVEL", "INFO").upper(),
+        log_json=parse_bool("POSTROOM_LOG_JSON", get("LOG_JSON", "false")),
+        embedded_workers=parse_int("POSTROOM_EMBEDDED_WORKERS", get("EMBEDDED_WORKERS", "1"), minimum=1),
+    )

@@ -1,0 +1,1 @@
+"""Shared foundations: tenancy base model, encrypted fields, blob store, logging, enqueue on commit."""

@@ -1,0 +1,59 @@
+"""Content-addressed blob store on the file system: a blob's name is the SHA-256 of its bytes.
+
+Writes are idempotent (same bytes, same path) and atomic (temp file, fsync, rename), so a blob can be written
+before the database transaction that refers to it commits: a crash leaves at worst an unreferenced blob.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+
+class BlobNotFoundError(LookupError):
+    pass
+
+
+class FileBlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path_for(self, sha256: str) -> Path:
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise ValueError(f"not a sha256 hex digest: {sha256!r}")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def put(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        path = self.path_for(digest)
+        if path.exists():
+            return digest
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            Path(tmp).replace(path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return digest
+
+    def get(self, sha256: str) -> bytes:
+        try:
+            return self.path_for(sha256).read_bytes()
+        except FileNotFoundError:
+            raise BlobNotFoundError(sha256) from None
+
+    def exists(self, sha256: str) -> bool:
+        return self.path_for(sha256).exists()
+
+
+def get_blob_store() -> FileBlobStore:
+    from django.conf import settings
+
+    return FileBlobStore(settings.POSTROOM.blob_dir)

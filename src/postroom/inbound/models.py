@@ -1,0 +1,82 @@
+"""The inbound ledger (one row per received raw message) and the routes from addresses to queues."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from postroom.core.models import TenantOwnedModel
+
+
+class InboundStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PROCESSED = "processed", "Processed"
+    QUARANTINED = "quarantined", "Quarantined"
+    FAILED = "failed", "Failed"
+
+
+class QuarantineCause(models.TextChoices):
+    """Machine-readable causes (docs/architecture/inbound-pipeline.md lists them; later issues add more)."""
+
+    OVERSIZED = "oversized", "Over a size limit"
+    MALFORMED = "malformed", "Cannot be parsed or has no usable sender"
+    TOO_MANY_ATTEMPTS = "too_many_attempts", "Processing failed repeatedly"
+
+
+class InboundMessage(TenantOwnedModel):
+    """The ledger: written with the raw bytes before anything else happens, unique on the source key."""
+
+    mailbox = models.ForeignKey("mailboxes.Mailbox", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    source_kind = models.CharField(max_length=16)
+    source_key = models.CharField(max_length=700, help_text="e.g. imap:<mailbox>:<folder>:<uidvalidity>:<uid>")
+    raw_sha256 = models.CharField(max_length=64, db_index=True)
+    raw_size = models.PositiveBigIntegerField()
+    envelope_from = models.CharField(max_length=998, blank=True)
+    envelope_to = models.JSONField(default=list, blank=True)
+    received_at = models.DateTimeField()
+    tracking_id = models.CharField(max_length=40, unique=True)
+    status = models.CharField(max_length=16, choices=InboundStatus.choices, default=InboundStatus.RECEIVED)
+    cause = models.CharField(max_length=40, blank=True, help_text="Why it was quarantined or failed.")
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    trace = models.JSONField(default=list, blank=True, help_text="[{stage, verdict, reason, data}, ...]")
+    message = models.OneToOneField(
+        "tickets.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound"
+    )
+    duplicate_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "source_key"], name="inbound_unique_source_key"),
+        ]
+        indexes = [models.Index(fields=["status", "claimed_at"], name="inbound_sweep_idx")]
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.tracking_id} {self.status}"
+
+
+class Route(TenantOwnedModel):
+    """An address (or `@domain`) whose mail goes to a queue; plus-tags are ignored when matching."""
+
+    address = models.CharField(max_length=320, help_text="support@example.com, or @example.com for a whole domain")
+    queue = models.ForeignKey("tickets.Queue", on_delete=models.CASCADE, related_name="routes")
+    mailbox = models.ForeignKey(
+        "mailboxes.Mailbox",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="routes",
+        help_text="Only for mail from this mailbox; empty for every mailbox.",
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "address", "mailbox"], name="route_unique_address")]
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.address = self.address.strip().lower()
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def __str__(self) -> str:
+        return f"{self.address} -> {self.queue}"

@@ -1,0 +1,80 @@
+"""Reads on the ledger and the routes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db.models import Q
+
+from postroom.inbound.models import InboundMessage, InboundStatus, Route
+from postroom.mail.recipients import RecipientCandidate, strip_plus_tag
+from postroom.mailboxes.models import Mailbox
+from postroom.tenants.models import Tenant
+from postroom.tickets.models import Queue
+
+
+@dataclass(frozen=True, slots=True)
+class RouteMatch:
+    queue: Queue
+    candidate: RecipientCandidate
+    route_address: str
+
+
+def list_route_keys(address: str) -> tuple[str, ...]:
+    """Most specific first: the exact address, without its plus-tag, then the whole domain."""
+    keys = [address]
+    base = strip_plus_tag(address)
+    if base != address:
+        keys.append(base)
+    domain = address.rpartition("@")[2]
+    if domain:
+        keys.append("@" + domain)
+    return tuple(keys)
+
+
+def find_route_queue(
+    tenant: Tenant, mailbox: Mailbox | None, candidates: Sequence[RecipientCandidate]
+) -> RouteMatch | None:
+    if not candidates:
+        return None
+    keys = {key for c in candidates for key in list_route_keys(c.address)}
+    scope = Q(mailbox__isnull=True) | Q(mailbox=mailbox) if mailbox is not None else Q(mailbox__isnull=True)
+    routes = Route.objects.filter(scope, tenant=tenant, address__in=keys).select_related("queue")
+    # A route bound to this mailbox wins over a tenant-wide route for the same address.
+    by_address: dict[str, Route] = {}
+    for route in sorted(routes, key=lambda r: r.mailbox_id is not None):
+        by_address[route.address] = route
+    for candidate in candidates:
+        for key in list_route_keys(candidate.address):
+            found = by_address.get(key)
+            if found is not None:
+                return RouteMatch(queue=found.queue, candidate=candidate, route_address=found.address)
+    return None
+
+
+def list_stale_inbound_ids(now: dt.datetime, stale_after: dt.timedelta, limit: int = 500) -> list[tuple[int, int]]:
+    """(id, tenant_id) of rows still `received` that nobody claimed recently: a crashed worker's leftovers."""
+    cutoff = now - stale_after
+    rows = (
+        InboundMessage.objects.filter(status=InboundStatus.RECEIVED)
+        .filter(Q(claimed_at__isnull=True, received_at__lt=cutoff) | Q(claimed_at__lt=cutoff))
+        .order_by("id")
+        .values_list("id", "tenant_id")[:limit]
+    )
+    return list(rows)
+
+
+def list_unclaimed_inbound_ids(limit: int = 200) -> list[tuple[int, int]]:
+    rows = (
+        InboundMessage.objects.filter(status=InboundStatus.RECEIVED, claimed_at__isnull=True)
+        .order_by("id")
+        .values_list("id", "tenant_id")[:limit]
+    )
+    return list(rows)
+
+
+def has_waiting_inbound() -> bool:
+    """True while any row is still `received` (unclaimed, in progress, or left by a crashed worker)."""
+    return InboundMessage.objects.filter(status=InboundStatus.RECEIVED).exists()

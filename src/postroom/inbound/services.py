@@ -1,0 +1,196 @@
+"""Writes on the ledger: receive raw mail durably, process it through the pipeline, replay, sweep."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from postroom.core.blobs import get_blob_store
+from postroom.core.dispatch import enqueue_on_commit, send_task
+from postroom.core.logging import new_tracking_id, tracking
+from postroom.inbound.context import InboundContext, PipelineOptions
+from postroom.inbound.models import InboundMessage, InboundStatus, QuarantineCause
+from postroom.inbound.pipeline import run_pipeline
+from postroom.inbound.queries import list_stale_inbound_ids
+from postroom.mailboxes.models import Mailbox
+from postroom.tenants.models import Tenant
+from postroom.tenants.services import get_default_tenant
+
+log = logging.getLogger(__name__)
+
+PROCESS_TASK: Final = "postroom.inbound.process"
+INTERNAL_ERROR: Final = "internal_error"
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiveResult:
+    inbound_id: int
+    tenant_id: int
+    tracking_id: str
+    created: bool  # False: the source key was already in the ledger (a redelivery)
+
+
+def build_source_key(kind: str, raw: bytes) -> str:
+    """For push sources with no server-side id (SMTP, files) the bytes themselves identify the delivery."""
+    return f"{kind}:{hashlib.sha256(raw).hexdigest()}"
+
+
+def receive_message(
+    raw: bytes,
+    *,
+    source_kind: str,
+    source_key: str | None = None,
+    tenant: Tenant | None = None,
+    mailbox: Mailbox | None = None,
+    envelope_from: str = "",
+    envelope_to: Sequence[str] = (),
+    enqueue: bool = True,
+) -> ReceiveResult:
+    """Store the raw bytes and the ledger row in one transaction; only then may the source be acknowledged."""
+    tenant = tenant or (mailbox.tenant if mailbox else get_default_tenant())
+    key = source_key or build_source_key(source_kind, raw)
+    digest = get_blob_store().put(raw)  # idempotent; an orphan blob after a failed commit is harmless
+    with transaction.atomic():
+        existing = InboundMessage.objects.filter(tenant=tenant, source_key=key).first()
+        if existing is not None:
+            return ReceiveResult(existing.pk, tenant.pk, existing.tracking_id, created=False)
+        try:
+            with transaction.atomic():
+                row = InboundMessage.objects.create(
+                    tenant=tenant,
+                    mailbox=mailbox,
+                    source_kind=source_kind,
+                    source_key=key[:700],
+                    raw_sha256=digest,
+                    raw_size=len(raw),
+                    envelope_from=envelope_from[:998],
+                    envelope_to=list(envelope_to),
+                    received_at=timezone.now(),
+                    tracking_id=new_tracking_id(),
+                )
+        except IntegrityError:  # a concurrent delivery of the same source key won the race
+            existing = InboundMessage.objects.get(tenant=tenant, source_key=key)
+            return ReceiveResult(existing.pk, tenant.pk, existing.tracking_id, created=False)
+        if enqueue:
+            enqueue_on_commit(PROCESS_TASK, inbound_id=row.pk, tenant_id=tenant.pk)
+    with tracking(row.tracking_id):
+        log.info("received %s bytes from %s", len(raw), source_kind)
+    return ReceiveResult(row.pk, tenant.pk, row.tracking_id, created=True)
+
+
+def claim_inbound(inbound_id: int, max_attempts: int) -> bool:
+    """Count an attempt in its own transaction, so a message that kills its worker is not retried forever."""
+    with transaction.atomic():
+        row = InboundMessage.objects.select_for_update().filter(pk=inbound_id, status=InboundStatus.RECEIVED).first()
+        if row is None:
+            return False
+        if row.attempts >= max_attempts:
+            row.status = InboundStatus.FAILED
+            row.cause = QuarantineCause.TOO_MANY_ATTEMPTS
+            row.trace = [*row.trace, {"stage": "claim", "verdict": "failed", "reason": f"{row.attempts} attempts"}]
+            row.save(update_fields=["status", "cause", "trace"])
+            return False
+        row.attempts += 1
+        row.claimed_at = timezone.now()
+        row.save(update_fields=["attempts", "claimed_at"])
+        return True
+
+
+def build_pipeline_options() -> PipelineOptions:
+    conf = settings.POSTROOM
+    return PipelineOptions(max_message_bytes=conf.max_message_bytes, ticket_prefix=conf.ticket_prefix)
+
+
+def process_inbound(inbound_id: int) -> str | None:
+    """Run the pipeline for one ledger row, exactly once: returns the final status, None if nothing to do."""
+    if not claim_inbound(inbound_id, settings.POSTROOM.max_attempts):
+        return None
+    try:
+        return _process_claimed(inbound_id)
+    except IntegrityError:
+        # A concurrent worker committed the same message (same fingerprint) first: the retry sees it as a duplicate.
+        return _process_claimed(inbound_id)
+    except Exception as e:
+        record_failure(inbound_id, e)
+        return None
+
+
+def _process_claimed(inbound_id: int) -> str | None:
+    store = get_blob_store()
+    with transaction.atomic():
+        row = (
+            InboundMessage.objects.select_for_update(of=("self",))
+            .select_related("tenant", "mailbox__default_queue")
+            .get(pk=inbound_id)
+        )
+        if row.status != InboundStatus.RECEIVED:
+            return None
+        with tracking(row.tracking_id):
+            ctx = InboundContext(
+                inbound=row,
+                tenant=row.tenant,
+                mailbox=row.mailbox,
+                raw=store.get(row.raw_sha256),
+                store=store,
+                options=build_pipeline_options(),
+            )
+            trace, outcome = run_pipeline(ctx)
+            row.trace = [*row.trace, *trace]
+            row.status = outcome.status
+            row.cause = outcome.cause
+            row.error = ""
+            row.message = ctx.message
+            row.duplicate_of = ctx.duplicate_of
+            row.processed_at = timezone.now()
+            row.save()
+            log.info("inbound %s: %s %s", row.pk, row.status, row.cause)
+    return str(outcome.status)
+
+
+def record_failure(inbound_id: int, error: BaseException) -> None:
+    """Our fault, not the sender's: keep the row for a retry by the sweeper, with the error on it."""
+    InboundMessage.objects.filter(pk=inbound_id).update(error=f"{type(error).__name__}: {error}"[:4000])
+    row = InboundMessage.objects.filter(pk=inbound_id).values("tracking_id").first()
+    with tracking(row["tracking_id"] if row else "-"):
+        log.error("processing inbound %s failed; it will be retried", inbound_id, exc_info=error)
+
+
+class ReplayError(ValueError):
+    pass
+
+
+def replay_inbound(inbound_id: int) -> InboundMessage:
+    """Send a quarantined or failed message through the pipeline again; its raw bytes never left."""
+    with transaction.atomic():
+        row = InboundMessage.objects.select_for_update().filter(pk=inbound_id).first()
+        if row is None:
+            raise ReplayError(f"no inbound message with id {inbound_id}")
+        if row.status == InboundStatus.PROCESSED:
+            where = f" into message {row.message_id}" if row.message_id else ""
+            raise ReplayError(f"inbound message {inbound_id} was already processed{where}; nothing to replay")
+        row.trace = [*row.trace, {"stage": "replay", "verdict": "requeued", "reason": f"was {row.status}"}]
+        row.status = InboundStatus.RECEIVED
+        row.cause = ""
+        row.attempts = 0
+        row.claimed_at = None
+        row.save(update_fields=["trace", "status", "cause", "attempts", "claimed_at"])
+    return row
+
+
+def sweep_stale(now: dt.datetime | None = None) -> int:
+    """Re-send work that no worker finished: rows still `received` past the sweep delay."""
+    stale_after = dt.timedelta(seconds=settings.POSTROOM.sweep_after_seconds)
+    rows = list_stale_inbound_ids(now or timezone.now(), stale_after)
+    for inbound_id, tenant_id in rows:
+        send_task(PROCESS_TASK, inbound_id=inbound_id, tenant_id=tenant_id)
+    if rows:
+        log.info("sweeper re-sent %s stale inbound messages", len(rows))
+    return len(rows)

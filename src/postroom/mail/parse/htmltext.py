@@ -1,0 +1,30 @@
+"""Turn an HTML body into readable plain text (inscriptis on an lxml tree), never raising."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from inscriptis import get_text
+from inscriptis.model.config import ParserConfig
+
+MAX_HTML_CHARS: Final = 5 * 1024 * 1024  # beyond this the text is cut; no reader scrolls 5 MB of HTML
+_CONFIG: Final = ParserConfig(display_links=False, display_images=False)
+_BLANK_RUNS: Final = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
+_TRAILING: Final = re.compile(r"[ \t]+\n")
+_TAGS: Final = re.compile(r"<[^>]*>")
+
+
+def html_to_text(html: str) -> str:
+    """Readable text of an HTML document: block elements on their own lines, no markup, tidy blank lines."""
+    if not html.strip():
+        return ""
+    html = html[:MAX_HTML_CHARS]
+    try:
+        text = get_text(html, _CONFIG)
+    except Exception:  # lxml refuses some documents (e.g. encoding declarations); strip tags instead
+        text = _TAGS.sub(" ", html)
+    text = text.replace("\xa0", " ")
+    text = _TRAILING.sub("\n", text)
+    text = _BLANK_RUNS.sub("\n\n", text)
+    return text.strip("\n")

@@ -1,0 +1,1 @@
+"""Mailboxes: where mail comes from (connector kind, settings, encrypted secrets)."""

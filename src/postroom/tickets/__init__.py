@@ -1,0 +1,1 @@
+"""Tickets: queues, contacts, tickets, their messages and attachments."""

@@ -1,0 +1,32 @@
+"""Reads on tickets and messages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from postroom.tenants.models import Tenant
+from postroom.tickets.models import Direction, Message, Queue, Ticket
+
+
+def find_message_by_ids(tenant: Tenant, message_ids: Sequence[str]) -> Message | None:
+    """The newest stored message whose Message-ID is one of these (indexed on tenant, message_id)."""
+    if not message_ids:
+        return None
+    return (
+        Message.objects.filter(tenant=tenant, message_id__in=list(message_ids))
+        .select_related("ticket")
+        .order_by("-sent_at", "-id")
+        .first()
+    )
+
+
+def find_ticket_by_number(tenant: Tenant, number: int) -> Ticket | None:
+    return Ticket.objects.filter(tenant=tenant, number=number).first()
+
+
+def find_inbound_by_fingerprint(tenant: Tenant, fingerprint: str) -> Message | None:
+    return Message.objects.filter(tenant=tenant, direction=Direction.INBOUND, fingerprint=fingerprint).first()
+
+
+def find_default_queue(tenant: Tenant) -> Queue | None:
+    return Queue.objects.filter(tenant=tenant, is_default=True).order_by("id").first()

@@ -1,0 +1,35 @@
+"""URL configuration."""
+
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
+
+from postroom.web import views
+
+urlpatterns = [
+    path("login/", auth_views.LoginView.as_view(template_name="postroom/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", views.ticket_list, name="ticket-list"),
+    path("tickets/<str:reference>/", views.ticket_detail, name="ticket-detail"),
+    path("messages/<int:pk>/headers/", views.message_headers, name="message-headers"),
+    path("inbound/", views.inbound_list, name="inbound-list"),
+    path("inbound/<str:tracking_id>/", views.inbound_trace, name="inbound-trace"),
+]
+
+
+def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return views.problem_page(request, exception, status=404)
+
+
+def handler403(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return views.problem_page(request, exception, status=403)
+
+
+def handler400(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return views.problem_page(request, exception, status=400)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    return views.problem_page(request, status=500)

@@ -1,0 +1,1 @@
+"""The agent console: server-rendered pages (the full console grows with issue #4)."""
