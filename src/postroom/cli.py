@@ -83,8 +83,12 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    import logging
+
     from postroom.inbound.importer import import_paths
 
+    if not args.verbose:  # the summary says what happened; per-message lines only on request
+        logging.getLogger("postroom").setLevel(logging.WARNING)
     summary = import_paths([Path(p) for p in args.paths], process=not args.queue_only)
     for problem in summary.unreadable:
         print(f"postroom import: {problem}", file=sys.stderr)
@@ -217,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="import .eml files, mbox files and Maildir folders")
     p.add_argument("paths", nargs="+")
     p.add_argument("--queue-only", action="store_true", help="only store and enqueue; workers process later")
+    p.add_argument("-v", "--verbose", action="store_true", help="log every message, not only the summary")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("replay", help="send quarantined or failed messages through the pipeline again")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +36,7 @@ def process_pending(stop: threading.Event, stale_after_seconds: int) -> int:
         list_unclaimed_inbound_ids(),
         list_stale_inbound_ids(timezone.now(), dt.timedelta(seconds=stale_after_seconds)),
     ):
+        random.shuffle(batch)  # several workers polling the same rows then rarely collide on a claim
         for inbound_id, _tenant_id in batch:
             if stop.is_set():
                 return done

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from mailfactory import build_mail, build_nested_bomb
 
+from mailfactory import build_mail, build_nested_bomb
 from postroom.cli import main
 from postroom.inbound.models import InboundMessage, InboundStatus
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mailfactory import build_mail
 
+from mailfactory import build_mail
 from postroom.inbound.models import InboundMessage, InboundStatus
 from postroom.inbound.services import process_inbound
 from postroom.inbound.smtp import start_listener

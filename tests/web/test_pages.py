@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
-from mailfactory import build_mail
 
+from mailfactory import build_mail
 from postroom.inbound.models import InboundMessage
 from postroom.inbound.routes import add_route
 from postroom.inbound.services import process_inbound, receive_message

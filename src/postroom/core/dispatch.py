@@ -46,4 +46,6 @@ def run_task_inline(name: str, **kwargs: Any) -> None:
     """Run a registered task's code in this process (embedded workers and one-shot CLI commands)."""
     from postroom.celery import app
 
+    if name not in app.tasks:
+        app.loader.import_default_modules()
     app.tasks[name].run(**kwargs)

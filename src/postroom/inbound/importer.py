@@ -8,10 +8,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from postroom.inbound.models import InboundMessage
 from postroom.inbound.services import process_inbound, receive_message
 from postroom.mail.errors import SenderError
 from postroom.mail.sources import iter_messages
+from postroom.tenants.services import get_default_tenant
 
 log = logging.getLogger(__name__)
 
@@ -37,19 +37,19 @@ class ImportSummary:
 
 def import_paths(paths: Iterable[Path], *, process: bool = True) -> ImportSummary:
     summary = ImportSummary()
+    tenant = get_default_tenant()
     for path in paths:
         try:
             for item in iter_messages(path):
                 summary.read += 1
-                result = receive_message(item.raw, source_kind="import", enqueue=not process)
+                result = receive_message(item.raw, source_kind="import", tenant=tenant, enqueue=not process)
                 if not result.created:
                     summary.already_known += 1
                     continue
                 if process:
-                    process_inbound(result.inbound_id)
-                    status = InboundMessage.objects.values_list("status", flat=True).get(pk=result.inbound_id)
-                    # Still `received` after processing means our fault; the row keeps the error and is retried.
-                    summary.statuses["failed" if status == "received" else status] += 1
+                    # None: still `received` after processing, our fault; the row keeps the error for a retry.
+                    status = process_inbound(result.inbound_id)
+                    summary.statuses[status or "failed"] += 1
                 else:
                     summary.statuses["queued"] += 1
         except (SenderError, OSError) as e:

@@ -42,7 +42,7 @@ def run_pipeline(ctx: InboundContext, stages: tuple[StageSpec, ...] = STAGES) ->
     for stage in stages:
         result = stage.run(ctx)
         trace.append(build_trace_entry(stage.name, result))
-        log.info("stage %s: %s", stage.name, result.verdict)
+        log.debug("stage %s: %s", stage.name, result.verdict)
         if result.stop is not None:
             return trace, result.stop
     raise RuntimeError("the pipeline ended without a stage deciding the outcome")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from django.db.models import Q
 
+from postroom.core.localcache import TtlCache
 from postroom.inbound.models import InboundMessage, InboundStatus, Route
 from postroom.mail.recipients import RecipientCandidate, strip_plus_tag
 from postroom.mailboxes.models import Mailbox
@@ -34,18 +35,26 @@ def list_route_keys(address: str) -> tuple[str, ...]:
     return tuple(keys)
 
 
+_routes_cache: TtlCache[tuple[int, int | None], dict[str, Route]] = TtlCache()
+
+
+def load_routes(tenant_id: int, mailbox_id: int | None) -> dict[str, Route]:
+    """Address -> route for this mailbox; a route bound to the mailbox wins over a tenant-wide one."""
+    scope = Q(mailbox__isnull=True) | Q(mailbox_id=mailbox_id) if mailbox_id is not None else Q(mailbox__isnull=True)
+    routes = Route.objects.filter(scope, tenant_id=tenant_id).select_related("queue")
+    by_address: dict[str, Route] = {}
+    for route in sorted(routes, key=lambda r: r.mailbox_id is not None):
+        by_address[route.address] = route
+    return by_address
+
+
 def find_route_queue(
     tenant: Tenant, mailbox: Mailbox | None, candidates: Sequence[RecipientCandidate]
 ) -> RouteMatch | None:
     if not candidates:
         return None
-    keys = {key for c in candidates for key in list_route_keys(c.address)}
-    scope = Q(mailbox__isnull=True) | Q(mailbox=mailbox) if mailbox is not None else Q(mailbox__isnull=True)
-    routes = Route.objects.filter(scope, tenant=tenant, address__in=keys).select_related("queue")
-    # A route bound to this mailbox wins over a tenant-wide route for the same address.
-    by_address: dict[str, Route] = {}
-    for route in sorted(routes, key=lambda r: r.mailbox_id is not None):
-        by_address[route.address] = route
+    mailbox_id = mailbox.pk if mailbox is not None else None
+    by_address = _routes_cache.get_or_load((tenant.pk, mailbox_id), lambda: load_routes(tenant.pk, mailbox_id))
     for candidate in candidates:
         for key in list_route_keys(candidate.address):
             found = by_address.get(key)

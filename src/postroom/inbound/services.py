@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from postroom.core.blobs import get_blob_store
@@ -38,9 +38,9 @@ class ReceiveResult:
     created: bool  # False: the source key was already in the ledger (a redelivery)
 
 
-def build_source_key(kind: str, raw: bytes) -> str:
+def build_source_key(kind: str, raw_sha256: str) -> str:
     """For push sources with no server-side id (SMTP, files) the bytes themselves identify the delivery."""
-    return f"{kind}:{hashlib.sha256(raw).hexdigest()}"
+    return f"{kind}:{raw_sha256}"
 
 
 def receive_message(
@@ -56,52 +56,60 @@ def receive_message(
 ) -> ReceiveResult:
     """Store the raw bytes and the ledger row in one transaction; only then may the source be acknowledged."""
     tenant = tenant or (mailbox.tenant if mailbox else get_default_tenant())
-    key = source_key or build_source_key(source_kind, raw)
     digest = get_blob_store().put(raw)  # idempotent; an orphan blob after a failed commit is harmless
-    with transaction.atomic():
-        existing = InboundMessage.objects.filter(tenant=tenant, source_key=key).first()
-        if existing is not None:
-            return ReceiveResult(existing.pk, tenant.pk, existing.tracking_id, created=False)
-        try:
-            with transaction.atomic():
-                row = InboundMessage.objects.create(
-                    tenant=tenant,
-                    mailbox=mailbox,
-                    source_kind=source_kind,
-                    source_key=key[:700],
-                    raw_sha256=digest,
-                    raw_size=len(raw),
-                    envelope_from=envelope_from[:998],
-                    envelope_to=list(envelope_to),
-                    received_at=timezone.now(),
-                    tracking_id=new_tracking_id(),
-                )
-        except IntegrityError:  # a concurrent delivery of the same source key won the race
-            existing = InboundMessage.objects.get(tenant=tenant, source_key=key)
-            return ReceiveResult(existing.pk, tenant.pk, existing.tracking_id, created=False)
-        if enqueue:
-            enqueue_on_commit(PROCESS_TASK, inbound_id=row.pk, tenant_id=tenant.pk)
+    key = source_key or build_source_key(source_kind, digest)
+    try:
+        with transaction.atomic():
+            row = InboundMessage.objects.create(
+                tenant=tenant,
+                mailbox=mailbox,
+                source_kind=source_kind,
+                source_key=key[:700],
+                raw_sha256=digest,
+                raw_size=len(raw),
+                envelope_from=envelope_from[:998],
+                envelope_to=list(envelope_to),
+                received_at=timezone.now(),
+                tracking_id=new_tracking_id(),
+            )
+            if enqueue:
+                enqueue_on_commit(PROCESS_TASK, inbound_id=row.pk, tenant_id=tenant.pk)
+    except IntegrityError:  # the source key is already in the ledger: a redelivery, or a concurrent one
+        existing = InboundMessage.objects.filter(tenant=tenant, source_key=key[:700]).first()
+        if existing is None:  # not a source-key conflict after all
+            raise
+        return ReceiveResult(existing.pk, tenant.pk, existing.tracking_id, created=False)
     with tracking(row.tracking_id):
-        log.info("received %s bytes from %s", len(raw), source_kind)
+        log.debug("received %s bytes from %s", len(raw), source_kind)
     return ReceiveResult(row.pk, tenant.pk, row.tracking_id, created=True)
 
 
 def claim_inbound(inbound_id: int, max_attempts: int) -> bool:
-    """Count an attempt in its own transaction, so a message that kills its worker is not retried forever."""
+    """Count an attempt in its own committed statement, so a message that kills its worker is not retried forever."""
+    now = timezone.now()
+    stale = now - dt.timedelta(seconds=settings.POSTROOM.sweep_after_seconds)
+    # Unclaimed, or claimed so long ago that its worker must be gone: two live workers never share a row.
     with transaction.atomic():
-        row = InboundMessage.objects.select_for_update().filter(pk=inbound_id, status=InboundStatus.RECEIVED).first()
-        if row is None:
-            return False
-        if row.attempts >= max_attempts:
-            row.status = InboundStatus.FAILED
-            row.cause = QuarantineCause.TOO_MANY_ATTEMPTS
-            row.trace = [*row.trace, {"stage": "claim", "verdict": "failed", "reason": f"{row.attempts} attempts"}]
-            row.save(update_fields=["status", "cause", "trace"])
-            return False
-        row.attempts += 1
-        row.claimed_at = timezone.now()
-        row.save(update_fields=["attempts", "claimed_at"])
+        relax_commit_durability()  # a lost claim only means one attempt not counted
+        claimed = (
+            InboundMessage.objects.filter(pk=inbound_id, status=InboundStatus.RECEIVED, attempts__lt=max_attempts)
+            .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale))
+            .update(attempts=F("attempts") + 1, claimed_at=now)
+        )
+    if claimed:
         return True
+    # Every attempt used up, and none still running: give up on it (the raw stays; `postroom replay` retries).
+    exhausted = InboundMessage.objects.filter(
+        Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale),
+        pk=inbound_id,
+        status=InboundStatus.RECEIVED,
+        attempts__gte=max_attempts,
+    )
+    if exhausted.exists() and exhausted.update(status=InboundStatus.FAILED, cause=QuarantineCause.TOO_MANY_ATTEMPTS):
+        row = InboundMessage.objects.get(pk=inbound_id)
+        row.trace = [*row.trace, {"stage": "claim", "verdict": "failed", "reason": f"{row.attempts} attempts"}]
+        row.save(update_fields=["trace"])
+    return False
 
 
 def build_pipeline_options() -> PipelineOptions:
@@ -123,9 +131,19 @@ def process_inbound(inbound_id: int) -> str | None:
         return None
 
 
+def relax_commit_durability() -> None:
+    """Processing is re-doable: if the database loses this commit in a crash, the ledger row is `received` again and
+    is processed again from its durable raw. So it need not wait for the WAL flush (PostgreSQL only; the receive
+    commit, which the sender's acknowledgement depends on, keeps full durability)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+
+
 def _process_claimed(inbound_id: int) -> str | None:
     store = get_blob_store()
     with transaction.atomic():
+        relax_commit_durability()
         row = (
             InboundMessage.objects.select_for_update(of=("self",))
             .select_related("tenant", "mailbox__default_queue")
@@ -150,8 +168,8 @@ def _process_claimed(inbound_id: int) -> str | None:
             row.message = ctx.message
             row.duplicate_of = ctx.duplicate_of
             row.processed_at = timezone.now()
-            row.save()
-            log.info("inbound %s: %s %s", row.pk, row.status, row.cause)
+            row.save(update_fields=["trace", "status", "cause", "error", "message", "duplicate_of", "processed_at"])
+            log.debug("inbound %s: %s %s", row.pk, row.status, row.cause)
     return str(outcome.status)
 
 

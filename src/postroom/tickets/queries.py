@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from postroom.core.localcache import TtlCache
 from postroom.tenants.models import Tenant
 from postroom.tickets.models import Direction, Message, Queue, Ticket
 
@@ -28,5 +29,11 @@ def find_inbound_by_fingerprint(tenant: Tenant, fingerprint: str) -> Message | N
     return Message.objects.filter(tenant=tenant, direction=Direction.INBOUND, fingerprint=fingerprint).first()
 
 
+_default_queue_cache: TtlCache[int, Queue | None] = TtlCache()
+
+
 def find_default_queue(tenant: Tenant) -> Queue | None:
-    return Queue.objects.filter(tenant=tenant, is_default=True).order_by("id").first()
+    """The tenant's default queue (cached for a few seconds per process; a queue change clears the cache)."""
+    return _default_queue_cache.get_or_load(
+        tenant.pk, lambda: Queue.objects.filter(tenant=tenant, is_default=True).order_by("id").first()
+    )

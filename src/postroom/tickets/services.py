@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import F
+from django.db import connection
 
 from postroom.core.blobs import FileBlobStore
 from postroom.mail.ticketref import format_ticket_reference
@@ -41,12 +41,22 @@ def upsert_contact(tenant: Tenant, address: Address) -> Contact:
     return contact
 
 
+_TAKE_NUMBER_SQL = (
+    f"UPDATE {TicketSequence._meta.db_table} SET next_number = next_number + 1 "  # noqa: S608 - our own table name
+    "WHERE tenant_id = %s RETURNING next_number - 1"
+)
+
+
 def allocate_ticket_number(tenant: Tenant) -> int:
-    """Take the next number; the UPDATE holds the sequence row's lock until the caller's transaction ends."""
-    sequence, _ = TicketSequence.objects.get_or_create(tenant=tenant)
-    TicketSequence.objects.filter(pk=sequence.pk).update(next_number=F("next_number") + 1)
-    sequence.refresh_from_db(fields=["next_number"])
-    return int(sequence.next_number) - 1
+    """Take the next number in one statement (UPDATE ... RETURNING: PostgreSQL, SQLite 3.35+); the row stays
+    locked until the caller's transaction ends, so numbers are gap-free per committed ticket and never reused."""
+    with connection.cursor() as cursor:
+        cursor.execute(_TAKE_NUMBER_SQL, [tenant.pk])
+        row = cursor.fetchone()
+    if row is not None:
+        return int(row[0])
+    TicketSequence.objects.get_or_create(tenant=tenant)
+    return allocate_ticket_number(tenant)
 
 
 def create_ticket(

@@ -11,11 +11,13 @@ from postroom.mail.values import Address
 MAX_ADDRESSES: Final = 1000  # per field; more is a mailing-list bomb, not a message (our own bound)
 _ANGLE: Final = re.compile(r"<([^<>]*)>")
 _BARE: Final = re.compile(r"[^\s<>()\",;:]+@[^\s<>()\",;:]+")
+_QUOTED_LOCAL: Final = re.compile(r'"([^"]+)"@([^\s<>(),;"]+)')
+_SPACED_AT: Final = re.compile(r"(?<=[\w.])[ \t]+@[ \t]*(?=[\w-])|(?<=[\w.])@[ \t]+(?=[\w-])")
 _SPACES: Final = re.compile(r"[ \t\r\n]+")  # not \s: U+3000 belongs to CJK names
 _COMMENT: Final = re.compile(r"\(([^()]*)\)")
 
 
-def split_mailboxes(value: str) -> list[str]:
+def split_mailboxes(value: str) -> list[str]:  # noqa: PLR0912 - one character-level state machine
     """Split a field at commas (and semicolons) outside quotes, angle brackets and comments; drop groups."""
     pieces: list[str] = []
     current: list[str] = []
@@ -23,7 +25,9 @@ def split_mailboxes(value: str) -> list[str]:
     angle = 0
     comment = 0
     escaped = False
-    for ch in value:
+    for index, ch in enumerate(value):
+        if ch == "," and angle and not quoted and not comment and value.find(">", index) < 0:
+            angle = 0  # an unclosed `<` must not swallow the rest of the list
         if escaped:
             current.append(ch)
             escaped = False
@@ -85,6 +89,9 @@ def clean_name(name: str) -> str:
 
 def parse_mailbox(piece: str) -> Address:
     """Read one mailbox: `Name <a@b>`, `a@b (Name)`, `a@b`, `Name a@b`, `"a@b"` and broken variants."""
+    piece = _SPACED_AT.sub("@", piece)
+    if "<" in piece and ">" not in piece:
+        piece += ">"
     angle = _ANGLE.search(piece)
     if angle is not None:
         address = angle.group(1)
@@ -97,11 +104,13 @@ def parse_mailbox(piece: str) -> Address:
         return Address(name=name, address=clean_address(address))
     comments = _COMMENT.findall(piece)
     bare_text = _COMMENT.sub(" ", piece)
+    quoted_at = _QUOTED_LOCAL.search(bare_text)
+    if quoted_at is not None:
+        # "john smith"@example.com: a quoted local part (RFC 5322 3.4.1) is kept as written
+        local, domain = quoted_at.group(1), quoted_at.group(2).strip(".>]").lower()
+        return Address(name="", address=f'"{local}"@{domain}')
     bare = _BARE.search(bare_text)
     if bare is None:
-        quoted_at = re.search(r'"[^"]*"@[^\s<>(),;]+', bare_text)
-        if quoted_at is not None:
-            return Address(name="", address=clean_address(quoted_at.group(0)))
         # no address at all: "MAILER-DAEMON (Mail Delivery System)" or just a name
         word = bare_text.strip()
         name = clean_name(decode_words(comments[0])) if comments else ""

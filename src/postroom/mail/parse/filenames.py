@@ -50,7 +50,7 @@ def sanitise(filename: str) -> str:
     return cleaned[:MAX_FILENAME]
 
 
-def build_filename(info: PartInfo, embedded_subject: str | None) -> str:
+def build_filename(info: PartInfo, embedded_subject: str | None) -> str:  # noqa: PLR0911 - one exit per source, in order
     """The declared name, else one derived from Content-Location, the subject, the type or the Content-ID."""
     if info.filename:
         name = sanitise(info.filename)

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Final
 
 from postroom.mail.parse.addresses import parse_address_list
-from postroom.mail.parse.words import decode_words
+from postroom.mail.parse.words import decode_address_words, decode_words
 from postroom.mail.values import Address
 
 MAX_IDS: Final = 500  # References entries kept; long threads rarely exceed 100 (our own bound)
@@ -25,9 +25,34 @@ def unfold(value: str) -> str:
     return _FOLD.sub(" ", value).strip() if "\n" in value else value.strip()
 
 
+ADDRESS_FIELDS: Final = frozenset(
+    {
+        "from",
+        "sender",
+        "reply-to",
+        "to",
+        "cc",
+        "bcc",
+        "resent-from",
+        "resent-to",
+        "resent-cc",
+        "resent-sender",
+        "delivered-to",
+        "x-original-to",
+        "return-path",
+        "disposition-notification-to",
+        "errors-to",
+    }
+)
+
+
 def build_header_list(raw_items: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    """Every top-level field as (name, unfolded decoded value), in order."""
-    return tuple((name, decode_words(unfold(value))) for name, value in raw_items)
+    """Every top-level field as (name, unfolded decoded value), in order; address fields keep their
+    mailbox structure (decoded names with specials are quoted)."""
+    return tuple(
+        (name, decode_address_words(unfold(value)) if name.lower() in ADDRESS_FIELDS else decode_words(unfold(value)))
+        for name, value in raw_items
+    )
 
 
 def find_raw(raw_items: list[tuple[str, str]], name: str) -> list[str]:
@@ -40,7 +65,7 @@ def parse_subject(raw_items: list[tuple[str, str]], defects: list[str]) -> str:
     """The first Subject, unfolded (RFC 5322 2.2.3: line breaks removed, white space kept) and decoded."""
     for key, value in raw_items:
         if key.lower() == "subject":
-            unfolded = _LINE_BREAK.sub("", value)
+            unfolded = _LINE_BREAK.sub("", value).strip(" \t")
             return _LINE_BREAK.sub("", decode_words(unfolded, defects))
     return ""
 
@@ -62,11 +87,8 @@ def parse_addresses(raw_items: list[tuple[str, str]], *names: str) -> tuple[Addr
 
 
 def find_from(raw_items: list[tuple[str, str]]) -> Address | None:
-    """The author: the first mailbox of From that has an address, else its first mailbox, else None."""
-    values = find_raw(raw_items, "from")
-    if not values:
-        return None
-    mailboxes = parse_address_list(values[0])
+    """The author: the first From mailbox that has an address (of any From field), else the first one."""
+    mailboxes = [mailbox for value in find_raw(raw_items, "from") for mailbox in parse_address_list(value)]
     for mailbox in mailboxes:
         if "@" in mailbox.address:
             return mailbox
@@ -105,6 +127,7 @@ def parse_date(
         defects.append("date_missing")
         return received_at
     text = _TZ_JUNK.sub("", restore_ascii(values[0]))
+    parsed: dt.datetime | None
     try:
         parsed = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):

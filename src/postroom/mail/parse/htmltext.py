@@ -12,6 +12,7 @@ MAX_HTML_CHARS: Final = 5 * 1024 * 1024  # beyond this the text is cut; no reade
 _CONFIG: Final = ParserConfig(display_links=False, display_images=False)
 _BLANK_RUNS: Final = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 _TRAILING: Final = re.compile(r"[ \t]+\n")
+_CLOSING_ROOT: Final = re.compile(r"</(?:body|html)\s*>", re.I)
 _TAGS: Final = re.compile(r"<[^>]*>")
 
 
@@ -19,7 +20,7 @@ def html_to_text(html: str) -> str:
     """Readable text of an HTML document: block elements on their own lines, no markup, tidy blank lines."""
     if not html.strip():
         return ""
-    html = html[:MAX_HTML_CHARS]
+    html = _CLOSING_ROOT.sub("", html[:MAX_HTML_CHARS])  # text after </html> is still shown by mail clients
     try:
         text = get_text(html, _CONFIG)
     except Exception:  # lxml refuses some documents (e.g. encoding declarations); strip tags instead

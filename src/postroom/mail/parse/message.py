@@ -10,8 +10,8 @@ from email.message import Message
 from typing import Final
 
 from postroom.mail.parse.attachments import build_attachment
-from postroom.mail.parse.charsets import restore_surrogates
 from postroom.mail.parse.body import choose_body
+from postroom.mail.parse.charsets import restore_surrogates
 from postroom.mail.parse.filenames import build_filename, make_unique, repair_rfc2231
 from postroom.mail.parse.headers import (
     build_header_list,
@@ -32,6 +32,7 @@ from postroom.mail.parse.uuencode import extract_uu_files
 from postroom.mail.parse.words import decode_words
 from postroom.mail.values import LimitBreach, Limits, ParsedAttachment, ParsedMessage
 
+DEFAULT_LIMITS: Final = Limits()
 MAX_DEFECTS: Final = 100  # defects kept per message; the rest add nothing (our own bound)
 EMBEDDED_TYPES: Final = frozenset({"message/rfc822", "message/global"})
 # add(payload, filename, declared type, inline, content id): records one attachment
@@ -39,7 +40,7 @@ Adder = Callable[[bytes, str, str | None, bool, str | None], None]
 
 
 def parse_message(
-    raw: bytes, *, received_at: dt.datetime | None = None, limits: Limits = Limits()
+    raw: bytes, *, received_at: dt.datetime | None = None, limits: Limits = DEFAULT_LIMITS
 ) -> ParsedMessage:
     """Parse raw message bytes; never raises. Limit breaches and damage are reported, not thrown."""
     defects: list[str] = []
@@ -55,7 +56,8 @@ def parse_message(
         return _headers_only(shape.header_block, received_at, defects, shape.breach)
     try:
         message = parse_bytes(repair_header_block(raw))
-        return _build(message, received_at, limits, defects)
+        linesep = "\r\n" if b"\r\n" in raw[:4096] else "\n"
+        return _build(message, received_at, limits, defects, linesep)
     except RecursionError:
         defects.append("limit:depth")
         return _headers_only(shape.header_block, received_at, defects, LimitBreach.DEPTH)
@@ -70,10 +72,11 @@ def _headers_only(
     """A message built from the header block alone (after a breach): no body, no attachments."""
     try:
         message = email.message_from_bytes(header_block + b"\n\n", policy=policy.compat32)
-        raw_items = [(name, str(value)) for name, value in message.raw_items()]
-    except Exception:  # even the header block is unreadable: keep nothing but the defect
-        raw_items = []
-    return _assemble(raw_items, received_at, defects, text="", html=None, attachments=(), breach=breach)
+        raw_items = [(name, restore_surrogates(str(value))) for name, value in message.raw_items()]
+        return _assemble(raw_items, received_at, defects, text="", html=None, attachments=(), breach=breach)
+    except Exception as error:  # even the header block is unreadable: keep nothing but the defects
+        defects.append(f"parser_error:{type(error).__name__}")
+        return _assemble([], received_at, defects, text="", html=None, attachments=(), breach=breach)
 
 
 def _assemble(
@@ -113,7 +116,7 @@ def _assemble(
 
 
 def _build(
-    message: Message, received_at: dt.datetime | None, limits: Limits, defects: list[str]
+    message: Message, received_at: dt.datetime | None, limits: Limits, defects: list[str], linesep: str
 ) -> ParsedMessage:
     tree = walk_leaves(message, limits)
     hint = _charset_hint(message, tree.leaves)
@@ -137,7 +140,7 @@ def _build(
         for uu in uu_files:
             add(uu.payload, uu.filename or "file", None, False, None)
     for leaf in choice.rest:
-        text, html = _add_leaf(leaf, html, text, add, defects)
+        text, html = _add_leaf(leaf, html, text, add, defects, linesep=linesep)
     if not text.strip() and html:
         text = html_to_text(html)
     return _assemble(
@@ -145,13 +148,15 @@ def _build(
     )
 
 
-def _add_leaf(leaf: Leaf, html: str | None, text: str, add: Adder, defects: list[str]) -> tuple[str, str | None]:
+def _add_leaf(
+    leaf: Leaf, html: str | None, text: str, add: Adder, defects: list[str], *, linesep: str
+) -> tuple[str, str | None]:
     info = leaf.info
-    payload = read_bytes(leaf.part)
+    payload = read_bytes(leaf.part, linesep, info.content_type)
     if is_tnef(info.content_type, info.filename, payload):
         content = read_tnef(payload)
         if content is None:
-            defects.append("tnef_unreadable")
+            defects.append("tnef_unreadable")  # keep winmail.dat itself: someone may open it elsewhere
         else:
             for item in content.files:
                 add(item.payload, item.filename, None, False, None)
@@ -203,4 +208,3 @@ def _embedded_subject(part: Message) -> str | None:
             subject = " ".join(decode_words(str(value)).split())
             return subject or None
     return None
-

@@ -56,7 +56,7 @@ def parse_bytes(raw: bytes) -> Message:
         return email.message_from_bytes(raw, policy=policy.default)
     except RecursionError:
         raise
-    except Exception:  # noqa: BLE001 - stdlib parser bugs must not stop intake; compat32 is the fallback
+    except Exception:  # stdlib parser bugs must not stop intake; compat32 is the fallback
         return email.message_from_bytes(raw, policy=policy.compat32)
 
 
@@ -68,26 +68,63 @@ def _as_compat(part: Message) -> Message:
     return copy
 
 
+def _param(header: object, name: str) -> str | None:
+    params = getattr(header, "params", None)
+    if params is None:
+        return None
+    value = params.get(name)
+    return value if isinstance(value, str) else None
+
+
+def _raw_fields(part: Message) -> tuple[str | None, str | None, str | None]:
+    """Content-ID, -Description and -Location as raw strings (policy.default would parse them: slow)."""
+    found: dict[str, str] = {}
+    for name, value in part.raw_items():
+        key = name.lower()
+        if key in ("content-id", "content-description", "content-location") and key not in found:
+            found[key] = " ".join(str(value).split())
+    return found.get("content-id"), found.get("content-description"), found.get("content-location")
+
+
 def _read_info(part: Message) -> PartInfo:
-    declared = part.get("content-type") is not None
-    content_type = part.get_content_type()
-    if not _CONTENT_TYPE.match(content_type):
-        content_type = "text/plain"
-    charset = part.get_param("charset")
-    disposition = part.get_content_disposition()
-    filename = part.get_filename()
-    if filename is None:
-        name = part.get_param("name")
-        filename = name if isinstance(name, str) else None
-    content_id = part.get("content-id")
-    description = part.get("content-description")
-    location = part.get("content-location")
+    # each .get() of a structured field runs the policy.default parser again: read every field once
+    content_type_field = part.get("content-type")
+    disposition_field = part.get("content-disposition")
+    content_type = str(getattr(content_type_field, "content_type", "") or "")
+    if content_type_field is None or not _CONTENT_TYPE.match(content_type):
+        content_type = part.get_default_type()
+    disposition = getattr(disposition_field, "content_disposition", None)
+    filename = _param(disposition_field, "filename") or _param(content_type_field, "name")
+    content_id, description, location = _raw_fields(part)
     return PartInfo(
         content_type=content_type.lower(),
-        declared_type=declared,
-        charset=charset if isinstance(charset, str) else None,
-        disposition=disposition,
+        declared_type=content_type_field is not None,
+        charset=_param(content_type_field, "charset"),
+        disposition=str(disposition).lower() if disposition else None,
         filename=_clean_filename(filename),
+        content_id=_clean_id(str(content_id)) if content_id is not None else None,
+        description=decode_words(str(description)).strip() if description is not None else None,
+        location=str(location).strip() if location is not None else None,
+    )
+
+
+def _read_info_compat(part: Message) -> PartInfo:
+    copy = _as_compat(part)
+    charset = copy.get_param("charset")
+    filename = copy.get_filename()
+    name = copy.get_param("name")
+    content_type = copy.get_content_type()
+    if not _CONTENT_TYPE.match(content_type):
+        content_type = "text/plain"
+    content_id = copy.get("content-id")
+    description = copy.get("content-description")
+    location = copy.get("content-location")
+    return PartInfo(
+        content_type=content_type.lower(),
+        declared_type=copy.get("content-type") is not None,
+        charset=charset if isinstance(charset, str) else None,
+        disposition=copy.get_content_disposition(),
+        filename=_clean_filename(filename or (name if isinstance(name, str) else None)),
         content_id=_clean_id(str(content_id)) if content_id is not None else None,
         description=decode_words(str(description)).strip() if description is not None else None,
         location=str(location).strip() if location is not None else None,
@@ -98,8 +135,8 @@ def read_info(part: Message) -> PartInfo:
     """Read a part's header facts; falls back to compat32 parsing when policy.default raises."""
     try:
         return _read_info(part)
-    except Exception:  # noqa: BLE001 - a malformed header must not lose the part
-        return _read_info(_as_compat(part))
+    except Exception:  # a malformed header must not lose the part
+        return _read_info_compat(part)
 
 
 def _clean_filename(value: str | None) -> str | None:

@@ -16,9 +16,28 @@ _COMPRESSED: Final = 0x75465A4C  # "LZFu"
 _UNCOMPRESSED: Final = 0x414C454D  # "MELA"
 MAX_RTF_BYTES: Final = 20 * 1024 * 1024  # decompressed size cap (our own bound)
 _SKIP_DESTINATIONS: Final = frozenset(
-    {"fonttbl", "colortbl", "stylesheet", "info", "pict", "object", "header", "footer", "listtable",
-     "listoverridetable", "rsidtbl", "generator", "xmlnstbl", "themedata", "latentstyles", "datastore",
-     "mmathPr", "filetbl", "revtbl", "pgdsctbl"}
+    {
+        "fonttbl",
+        "colortbl",
+        "stylesheet",
+        "info",
+        "pict",
+        "object",
+        "header",
+        "footer",
+        "listtable",
+        "listoverridetable",
+        "rsidtbl",
+        "generator",
+        "xmlnstbl",
+        "themedata",
+        "latentstyles",
+        "datastore",
+        "mmathPr",
+        "filetbl",
+        "revtbl",
+        "pgdsctbl",
+    }
 )
 _TOKEN: Final = re.compile(rb"\\([a-zA-Z]+)(-?\d+)? ?|\\'([0-9a-fA-F]{2})|\\(.)|([{}])|([^\\{}\r\n]+)|[\r\n]+", re.S)
 
@@ -67,7 +86,7 @@ def decompress_rtf(data: bytes) -> bytes:
     return bytes(out)
 
 
-def rtf_to_text(rtf: bytes, codepage: str = "cp1252") -> str:
+def rtf_to_text(rtf: bytes, codepage: str = "cp1252") -> str:  # noqa: PLR0912, PLR0915 - one loop over the RTF token grammar
     """Plain text of an RTF document: paragraphs, tabs, \\'hh and \\uN characters; skips tables of fonts etc."""
     out: list[str] = []
     pending = bytearray()
@@ -107,7 +126,7 @@ def rtf_to_text(rtf: bytes, codepage: str = "cp1252") -> str:
                 continue
             if name in ("par", "line", "row"):
                 pending.extend(b"\n")
-            elif name == "tab" or name == "cell":
+            elif name in {"tab", "cell"}:
                 pending.extend(b"\t")
             elif name == "uc" and arg is not None:
                 uc = int(arg)

@@ -70,6 +70,8 @@ def read_tnef(payload: bytes) -> TnefContent | None:
         parsed = TNEF(payload, do_checksum=False)
     except Exception:  # tnefparse raises many kinds of error on damaged streams
         return None
+    if not parsed.objects:
+        return None  # a signature and nothing after it
     files: list[TnefFile] = []
     for attachment in parsed.attachments:
         data = attachment.data if isinstance(attachment.data, bytes) else b""

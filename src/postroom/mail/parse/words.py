@@ -67,3 +67,32 @@ def decode_words(value: str, defects: list[str] | None = None, hint: str | None 
     flush()
     out.append(value[pos:])
     return "".join(out)
+
+
+_QUOTED: Final = re.compile(r'"(?:[^"\\]|\\.)*"')
+_WORD_RUN: Final = re.compile(r"=\?[^?\s]+?\?[QqBb]\?[^?]*?\?=(?:[ \t\r\n]*=\?[^?\s]+?\?[QqBb]\?[^?]*?\?=)*")
+_SPECIALS: Final = re.compile(r'[()<>\[\]:;@\\,."]')
+
+
+def _quote_if_needed(text: str) -> str:
+    if _SPECIALS.search(text) is None:
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def decode_address_words(value: str, hint: str | None = None) -> str:
+    """Decode an address field for display: a decoded phrase holding specials (`Müller, Bernd`) is
+    quoted, so that the decoded field still reads as the same list of mailboxes (RFC 5322 3.4)."""
+    value = restore_surrogates(value, hint)
+    if "=?" not in value:
+        return value
+    out: list[str] = []
+    position = 0
+    for quoted in [*_QUOTED.finditer(value), None]:
+        end = quoted.start() if quoted is not None else len(value)
+        segment = value[position:end]
+        out.append(_WORD_RUN.sub(lambda run: _quote_if_needed(decode_words(run.group(0))), segment))
+        if quoted is not None:
+            out.append(decode_words(quoted.group(0)))
+            position = quoted.end()
+    return "".join(out)

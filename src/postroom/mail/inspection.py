@@ -1,0 +1,67 @@
+"""The stable JSON view of a parsed message that `postroom inspect` prints (see docs/inspect.md)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from postroom.mail.parse import parse_message
+from postroom.mail.values import Address, ParsedMessage
+
+
+def _address(mailbox: Address) -> dict[str, str]:
+    return {"name": mailbox.name, "address": mailbox.address}
+
+
+def build_inspect_record(parsed: ParsedMessage, file: str) -> dict[str, object]:
+    """One message as a JSON-ready dict with exactly the documented keys, in the documented order."""
+    return {
+        "file": file,
+        "from": _address(parsed.from_) if parsed.from_ is not None else None,
+        "sender": [_address(mailbox) for mailbox in parsed.sender],
+        "reply_to": [_address(mailbox) for mailbox in parsed.reply_to],
+        "to": [_address(mailbox) for mailbox in parsed.to],
+        "cc": [_address(mailbox) for mailbox in parsed.cc],
+        "delivered_to": [_address(mailbox) for mailbox in parsed.delivered_to],
+        "subject": parsed.subject,
+        "message_id": parsed.message_id,
+        "in_reply_to": list(parsed.in_reply_to),
+        "references": list(parsed.references),
+        "date": parsed.date.isoformat() if parsed.date is not None else None,
+        "text": parsed.text,
+        "html": parsed.html,
+        "attachments": [
+            {
+                "filename": attachment.filename,
+                "content_type": attachment.content_type,
+                "size": attachment.size,
+                "md5": attachment.md5,
+                "sha256": attachment.sha256,
+                "inline": attachment.inline,
+                "content_id": attachment.content_id,
+            }
+            for attachment in parsed.attachments
+        ],
+        "defects": list(parsed.defects),
+    }
+
+
+def inspect_paths(paths: list[str], out: TextIO, err: TextIO | None = None) -> int:
+    """Print one JSON object per file (one line each); 1 if a file could not be read, else 0.
+
+    A malformed message is not an error: it still gives an object, with its defects listed.
+    """
+    errors = err if err is not None else sys.stderr
+    status = 0
+    for path in paths:
+        try:
+            raw = Path(path).read_bytes()
+        except OSError as error:
+            errors.write(f"postroom inspect: cannot read {path}: {error.strerror or error}\n")
+            status = 1
+            continue
+        record = build_inspect_record(parse_message(raw), path)
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return status
