@@ -25,8 +25,10 @@ class FileBlobStore:
             raise ValueError(f"not a sha256 hex digest: {sha256!r}")
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
-    def put(self, data: bytes) -> str:
-        digest = hashlib.sha256(data).hexdigest()
+    def put(self, data: bytes, *, durable: bool = True, digest: str | None = None) -> str:
+        """Store `data`; `durable=False` skips the fsync for content that can be derived again from a durable
+        blob (attachments are re-extractable from their raw message), which saves a disk flush per part."""
+        digest = digest or hashlib.sha256(data).hexdigest()
         path = self.path_for(digest)
         if path.exists():
             return digest
@@ -35,8 +37,9 @@ class FileBlobStore:
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+                if durable:
+                    fh.flush()
+                    os.fsync(fh.fileno())
             Path(tmp).replace(path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -26,7 +26,10 @@ def find_ticket_by_number(tenant: Tenant, number: int) -> Ticket | None:
 
 
 def find_inbound_by_fingerprint(tenant: Tenant, fingerprint: str) -> Message | None:
-    return Message.objects.filter(tenant=tenant, direction=Direction.INBOUND, fingerprint=fingerprint).first()
+    """Served by the partial unique index on (tenant, fingerprint) for inbound messages; at most one row."""
+    rows = Message.objects.filter(tenant=tenant, direction=Direction.INBOUND, fingerprint=fingerprint)
+    # No ORDER BY: with `.first()` PostgreSQL may walk the primary key instead of using the unique index.
+    return next(iter(rows.select_related("ticket").only("id", "ticket__reference").order_by()[:1]), None)
 
 
 _default_queue_cache: TtlCache[int, Queue | None] = TtlCache()

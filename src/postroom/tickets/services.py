@@ -129,7 +129,8 @@ def add_inbound_message(*, ticket: Ticket, author: Contact, content: InboundCont
 def store_attachments(message: Message, attachments: tuple[ParsedAttachment, ...], store: FileBlobStore) -> int:
     rows = []
     for part in attachments:
-        store.put(part.payload)
+        # Derived from the durable raw message, so no fsync per part (docs/adr/0003-exactly-once-ingestion.md).
+        store.put(part.payload, durable=False, digest=part.sha256)
         rows.append(
             Attachment(
                 tenant_id=message.tenant_id,
