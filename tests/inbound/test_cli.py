@@ -90,3 +90,17 @@ def test_bad_configuration_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: 
         load_settings({"POSTROOM_MODE": "cluster", "POSTROOM_SECRET_KEY": "x"})
     with pytest.raises(ConfigError, match="POSTROOM_DATABASE_URL"):
         load_settings({"POSTROOM_DATABASE_URL": "mysql://x", "POSTROOM_SECRET_KEY": "x"})
+
+
+@pytest.mark.django_db
+def test_import_of_a_maildir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """GIVEN a Maildir with mail in new/ and cur/ WHEN imported THEN every message is read once."""
+    import mailbox
+
+    box = mailbox.Maildir(str(tmp_path / "Maildir"), create=True)
+    for i in range(3):
+        box.add(build_mail(subject=f"maildir {i}"))
+    box.close()
+    assert main(["import", str(tmp_path / "Maildir")]) == 0
+    assert "3 read" in capsys.readouterr().out
+    assert InboundMessage.objects.filter(status=InboundStatus.PROCESSED).count() == 3

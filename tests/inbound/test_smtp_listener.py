@@ -74,3 +74,22 @@ def test_oversized_message_gets_552(listener: InboundListener) -> None:
         client.sendmail("jane.doe@example.org", ["support@example.com"], raw)
     assert "552" in str(caught.value)
     assert InboundMessage.objects.count() == 0
+
+
+def test_lmtp_listener_answers_per_recipient_after_commit() -> None:
+    """GIVEN the listener in LMTP mode WHEN a message for two recipients arrives THEN it is committed once and both
+    recipients get a 250 (RFC 2033: one reply per recipient)."""
+    server = start_listener("127.0.0.1", 0, lmtp=True, max_bytes=200_000)
+    try:
+        with smtplib.LMTP("127.0.0.1", server.port) as client:
+            client.ehlo_or_helo_if_needed()
+            client.mail("jane.doe@example.org")
+            client.rcpt("support@example.com")
+            client.rcpt("hr@example.com")
+            first = client.data(build_mail())  # smtplib reads one reply; LMTP sends one per recipient
+            second = client.getreply()
+    finally:
+        server.stop()
+    assert first[0] == 250 and second[0] == 250
+    row = InboundMessage.objects.get()
+    assert row.source_kind == "smtp" and row.envelope_to == ["support@example.com", "hr@example.com"]
