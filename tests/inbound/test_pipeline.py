@@ -184,3 +184,35 @@ def test_route_model_normalises_address() -> None:
     """GIVEN a route typed in mixed case WHEN saved THEN stored lower case."""
     route = add_route("Support@Example.COM", "Support")
     assert Route.objects.get(pk=route.pk).address == "support@example.com"
+
+
+@pytest.mark.django_db
+def test_our_failure_is_retried_then_failed_and_replay_recovers(settings: object) -> None:
+    """GIVEN a raw blob that went missing WHEN processing fails THEN the row keeps the error and is retried up to
+    POSTROOM_MAX_ATTEMPTS, then `failed`; once the blob is back a replay processes it."""
+    from postroom.core.blobs import get_blob_store
+    from postroom.inbound.services import process_inbound, receive_message, replay_inbound
+
+    raw = build_mail()
+    result = receive_message(raw, source_kind="test", enqueue=False)
+    path = get_blob_store().path_for(InboundMessage.objects.get(pk=result.inbound_id).raw_sha256)
+    path.unlink()
+
+    assert process_inbound(result.inbound_id) is None
+    row = InboundMessage.objects.get(pk=result.inbound_id)
+    assert row.status == InboundStatus.RECEIVED
+    assert "BlobNotFoundError" in row.error and row.attempts == 1
+
+    assert process_inbound(result.inbound_id) is None  # claimed a moment ago: a second worker keeps off it
+    assert InboundMessage.objects.get(pk=result.inbound_id).attempts == 1
+
+    for _ in range(10):  # the sweeper hands it out again once the claim is stale
+        InboundMessage.objects.filter(pk=result.inbound_id).update(claimed_at=None)
+        process_inbound(result.inbound_id)
+    row.refresh_from_db()
+    assert row.status == InboundStatus.FAILED and row.cause == "too_many_attempts" and row.attempts == 5
+
+    get_blob_store().put(raw)
+    replay_inbound(row.pk)
+    assert process_inbound(row.pk) == InboundStatus.PROCESSED
+    assert Message.objects.count() == 1

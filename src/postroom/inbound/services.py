@@ -122,10 +122,11 @@ def process_inbound(inbound_id: int) -> str | None:
     if not claim_inbound(inbound_id, settings.POSTROOM.max_attempts):
         return None
     try:
-        return _process_claimed(inbound_id)
-    except IntegrityError:
-        # A concurrent worker committed the same message (same fingerprint) first: the retry sees it as a duplicate.
-        return _process_claimed(inbound_id)
+        try:
+            return _process_claimed(inbound_id)
+        except IntegrityError:
+            # A concurrent worker committed the same message (same fingerprint) first: the retry sees a duplicate.
+            return _process_claimed(inbound_id)
     except Exception as e:
         record_failure(inbound_id, e)
         return None
