@@ -93,6 +93,16 @@ class Installation:
             value = self.scalar(sql)
         return value
 
+    def wait_for_output(self, proc: subprocess.Popen[bytes], text: str, *, timeout: float) -> str:
+        """Poll a started process's log until `text` appears (or the process exits); return the log."""
+        log = self.home / f"proc-{self.processes.index(proc)}.log"
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = log.read_text(errors="replace")
+            if text in seen or proc.poll() is not None or time.monotonic() > deadline:
+                return seen
+            time.sleep(0.05)
+
     def stop_all(self) -> None:
         for proc in self.processes:
             if proc.poll() is None:
