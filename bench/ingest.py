@@ -128,15 +128,25 @@ def run_import_workers(inst: Install, folder: Path, total: int, workers: int = 2
             p.wait()
 
 
-def run_smtp(inst: Install, folder: Path, total: int, clients: int = 4) -> tuple[float, list[float]]:
-    port = 20000 + secrets.randbelow(20000)
+def start_smtp(inst: Install, port: int, workers: int) -> list[subprocess.Popen[str]]:
+    """SQLite: the embedded `postroom up` (one process). PostgreSQL: `postroom listen` plus worker processes."""
     env = {**inst.env, "POSTROOM_SMTP_PORT": str(port), "POSTROOM_WEB_PORT": str(port + 1)}
-    proc = subprocess.Popen([*POSTROOM, "up"], env=env, stdout=subprocess.PIPE, text=True)
-    if proc.stdout is None:
+    first = [*POSTROOM, "up"] if inst.backend == "sqlite" else [*POSTROOM, "listen"]
+    procs = [subprocess.Popen(first, env=env, stdout=subprocess.PIPE, text=True)]
+    if inst.backend != "sqlite":
+        procs += [subprocess.Popen([*POSTROOM, "work"], env=env, text=True) for _ in range(workers)]
+    stdout = procs[0].stdout
+    if stdout is None:
         raise RuntimeError("no stdout")
-    for line in proc.stdout:
-        if line.startswith("Mail:"):
+    for line in stdout:
+        if line.startswith(("Mail:", "SMTP listener", "LMTP listener")):
             break
+    return procs
+
+
+def run_smtp(inst: Install, folder: Path, total: int, clients: int = 4, workers: int = 2) -> tuple[float, list[float]]:
+    port = 20000 + secrets.randbelow(20000)
+    procs = start_smtp(inst, port, workers)
     files = sorted(folder.glob("*.eml"))
     round_trips: list[float] = []
 
@@ -157,8 +167,9 @@ def run_smtp(inst: Install, folder: Path, total: int, clients: int = 4) -> tuple
         wait_done(inst, total)
         return time.perf_counter() - start, round_trips
     finally:
-        proc.terminate()
-        proc.wait()
+        for proc in procs:
+            proc.terminate()
+            proc.wait()
 
 
 def pct(values: list[float], q: float) -> float:

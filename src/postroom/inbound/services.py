@@ -27,7 +27,6 @@ from postroom.tenants.services import get_default_tenant
 log = logging.getLogger(__name__)
 
 PROCESS_TASK: Final = "postroom.inbound.process"
-INTERNAL_ERROR: Final = "internal_error"
 
 
 @dataclass(frozen=True, slots=True)
