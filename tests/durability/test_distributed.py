@@ -14,35 +14,40 @@ from mailfactory import build_mix
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
 COUNT = 1000
-BROKER = os.environ.get("POSTROOM_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+BROKERS = {
+    "rabbitmq": os.environ.get("POSTROOM_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//"),
+    "redis": os.environ.get("POSTROOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+}
 
 
-def broker_reachable() -> bool:
+def broker_reachable(url: str) -> bool:
     from kombu import Connection
 
     try:
-        with Connection(BROKER, connect_timeout=3) as conn:
+        with Connection(url, connect_timeout=3) as conn:
             conn.ensure_connection(max_retries=1)
     except Exception:
         return False
     return True
 
 
-def delete_queue(name: str) -> None:
+def delete_queue(url: str, name: str) -> None:
     from kombu import Connection
 
-    with Connection(BROKER, connect_timeout=3) as conn:
+    with Connection(url, connect_timeout=3) as conn:
         conn.default_channel.queue_delete(name)
 
 
-def test_two_celery_workers_ingest_1000_messages_once(tmp_path: Path) -> None:
-    """GIVEN RabbitMQ and PostgreSQL WHEN 1,000 messages are queued for two worker processes THEN 1,000 messages,
-    no duplicates, nothing left behind."""
-    if not broker_reachable():
-        pytest.skip(f"RabbitMQ not reachable at {BROKER}")
+@pytest.mark.parametrize("broker", ["rabbitmq", "redis"])
+def test_two_celery_workers_ingest_1000_messages_once(tmp_path: Path, broker: str) -> None:
+    """GIVEN a broker (RabbitMQ, or Redis) and PostgreSQL WHEN 1,000 messages are queued for two worker processes
+    THEN 1,000 messages, no duplicates, nothing left behind."""
+    url = BROKERS[broker]
+    if not broker_reachable(url):
+        pytest.skip(f"{broker} not reachable at {url}")
     queue = f"postroom-test-{secrets.token_hex(4)}"
     with installation(
-        tmp_path, "postgresql", POSTROOM_MODE="distributed", POSTROOM_BROKER_URL=BROKER, POSTROOM_TASK_QUEUE=queue
+        tmp_path, "postgresql", POSTROOM_MODE="distributed", POSTROOM_BROKER_URL=url, POSTROOM_TASK_QUEUE=queue
     ) as inst:
         try:
             for name in ("w1", "w2"):
@@ -65,4 +70,4 @@ def test_two_celery_workers_ingest_1000_messages_once(tmp_path: Path) -> None:
             assert workers_used == COUNT
         finally:
             inst.stop_all()
-            delete_queue(queue)
+            delete_queue(url, queue)
