@@ -20,6 +20,7 @@ class BodyChoice:
     html: str | None
     text_leaves: tuple[Leaf, ...]
     rest: tuple[Leaf, ...]
+    html_text: str | None = None  # `html` as text, when it was converted here (converting is slow: reuse it)
 
 
 def is_body_candidate(leaf: Leaf) -> bool:
@@ -45,6 +46,7 @@ def choose_body(leaves: tuple[Leaf, ...], defects: list[str]) -> BodyChoice:
     pieces: list[str] = []
     text_leaves: list[Leaf] = []
     used: set[int] = set()
+    html_text: str | None = None
     for leaf in candidates:
         if leaf.info.content_type == "text/plain":
             pieces.append(read_text(leaf.part, leaf.info.charset, defects))
@@ -53,11 +55,12 @@ def choose_body(leaves: tuple[Leaf, ...], defects: list[str]) -> BodyChoice:
         elif leaf is html_leaf:
             used.add(id(leaf))
             if leaf.alternative is None or leaf.alternative not in plain_groups:
-                pieces.append(html_to_text(html or ""))
+                html_text = html_to_text(html or "")
+                pieces.append(html_text)
         elif leaf.alternative is not None and leaf.alternative in plain_groups:
             used.add(id(leaf))  # a second HTML rendering of text we already have
     text = "\n".join(piece.rstrip("\n") for piece in pieces if piece.strip())
     if pieces and text and pieces[-1].endswith("\n"):
         text += "\n"
     rest = tuple(leaf for leaf in leaves if id(leaf) not in used)
-    return BodyChoice(text=text, html=html, text_leaves=tuple(text_leaves), rest=rest)
+    return BodyChoice(text=text, html=html, text_leaves=tuple(text_leaves), rest=rest, html_text=html_text)

@@ -10,8 +10,7 @@ from inscriptis.model.config import ParserConfig
 
 MAX_HTML_CHARS: Final = 5 * 1024 * 1024  # beyond this the text is cut; no reader scrolls 5 MB of HTML
 _CONFIG: Final = ParserConfig(display_links=False, display_images=False)
-_BLANK_RUNS: Final = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
-_TRAILING: Final = re.compile(r"[ \t]+\n")
+_BLANK_RUNS: Final = re.compile(r"\n\n\n+")  # three or more line breaks; lines hold no trailing blanks by then
 _CLOSING_ROOT: Final = re.compile(r"</(?:body|html)\s*>", re.I)
 _TAGS: Final = re.compile(r"<[^>]*>")
 
@@ -22,10 +21,17 @@ def html_to_text(html: str) -> str:
         return ""
     html = _CLOSING_ROOT.sub("", html[:MAX_HTML_CHARS])  # text after </html> is still shown by mail clients
     try:
-        text = get_text(html, _CONFIG)
+        text: str = get_text(html, _CONFIG)
     except Exception:  # lxml refuses some documents (e.g. encoding declarations); strip tags instead
         text = _TAGS.sub(" ", html)
     text = text.replace("\xa0", " ")
-    text = _TRAILING.sub("\n", text)
-    text = _BLANK_RUNS.sub("\n\n", text)
+    if " \n" in text or "\t\n" in text:
+        # drop blanks at line ends (inscriptis pads table cells); a regex over long space runs is quadratic
+        lines = text.split("\n")
+        last = lines.pop()  # not followed by a line break: kept as it is
+        lines = [line.rstrip(" \t") for line in lines]
+        lines.append(last)
+        text = "\n".join(lines)
+    if "\n\n\n" in text:
+        text = _BLANK_RUNS.sub("\n\n", text)
     return text.strip("\n")

@@ -119,8 +119,10 @@ def _build(
     message: Message, received_at: dt.datetime | None, limits: Limits, defects: list[str], linesep: str
 ) -> ParsedMessage:
     tree = walk_leaves(message, limits)
-    hint = _charset_hint(message, tree.leaves)
-    raw_items = [(name, restore_surrogates(str(value), hint)) for name, value in message.raw_items()]
+    fields = [(name, str(value)) for name, value in message.raw_items()]
+    # the hint only matters for 8-bit header bytes, which most messages do not have
+    hint = _charset_hint(message, tree.leaves) if not all(value.isascii() for _, value in fields) else None
+    raw_items = [(name, restore_surrogates(value, hint)) for name, value in fields]
     if not raw_items:
         defects.append("headers_missing")
     defects.extend(f"header_defect:{name}" if name.startswith("header") else name for name in collect_defects(message))
@@ -142,7 +144,7 @@ def _build(
     for leaf in choice.rest:
         text, html = _add_leaf(leaf, html, text, add, defects, linesep=linesep)
     if not text.strip() and html:
-        text = html_to_text(html)
+        text = choice.html_text if html is choice.html and choice.html_text is not None else html_to_text(html)
     return _assemble(
         raw_items, received_at, defects, text=text, html=html, attachments=tuple(files), breach=tree.breach
     )

@@ -7,8 +7,10 @@ import email.message
 import re
 from dataclasses import dataclass
 from email import policy
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import Message
-from typing import Final
+from email.policy import EmailPolicy
+from typing import Any, Final
 
 from postroom.mail.parse.words import decode_words
 from postroom.mail.values import LimitBreach, Limits
@@ -50,10 +52,55 @@ class Tree:
     breach: LimitBreach | None
 
 
+class _HeaderClasses(HeaderRegistry):
+    """`HeaderRegistry` that builds each header class once: the stdlib creates a new class per fetch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        found = self._classes.get(key)
+        if found is None:
+            found = self._classes[key] = super().__getitem__(key)
+        return found
+
+
+_HEADER_CLASSES: Final = _HeaderClasses()
+
+
+class MemoPolicy(EmailPolicy):
+    """`policy.default`, except that a fetched header field is parsed once per message, not per access.
+
+    The stdlib parses a structured field again on every `get()`: the feed parser alone reads Content-Type
+    four or five times per part, and `get_param()`, `get_boundary()` and `get_payload()` once more each.
+    Results are keyed by the raw (name, value) pair, so they are exactly what `policy.default` returns.
+    One instance per message: the memo lives as long as the parsed tree, and is never shared between messages.
+    """
+
+    _memo: dict[tuple[str, str], str]
+
+    def __init__(self, **kw: Any) -> None:
+        kw.setdefault("header_factory", _HEADER_CLASSES)
+        super().__init__(**kw)
+        object.__setattr__(self, "_memo", {})  # policies are immutable: no plain attribute assignment
+
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        if type(value) is not str:  # already a header object (set by the program, not by the parser)
+            fetched: str = super().header_fetch_parse(name, value)
+            return fetched
+        key = (name, value)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = super().header_fetch_parse(name, value)
+        return found
+
+
 def parse_bytes(raw: bytes) -> Message:
     """Parse with `policy.default` (RFC 5322/6532 semantics); `compat32` if the modern parser raises."""
     try:
-        return email.message_from_bytes(raw, policy=policy.default)
+        return email.message_from_bytes(raw, policy=MemoPolicy())
     except RecursionError:
         raise
     except Exception:  # stdlib parser bugs must not stop intake; compat32 is the fallback
