@@ -45,6 +45,7 @@ class InboundContext:
     raw: bytes
     store: FileBlobStore
     options: PipelineOptions
+    suspect_duplicate: bool = False  # set on the retry after the fingerprint's unique index refused the message
     parsed: ParsedMessage | None = None
     requester: Address | None = None
     queue: Queue | None = None

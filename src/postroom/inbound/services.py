@@ -124,8 +124,9 @@ def process_inbound(inbound_id: int) -> str | None:
         try:
             return _process_claimed(inbound_id)
         except IntegrityError:
-            # A concurrent worker committed the same message (same fingerprint) first: the retry sees a duplicate.
-            return _process_claimed(inbound_id)
+            # The same message (same fingerprint) is already stored, or a concurrent worker committed it first:
+            # the retry looks it up and records a duplicate.
+            return _process_claimed(inbound_id, suspect_duplicate=True)
     except Exception as e:
         record_failure(inbound_id, e)
         return None
@@ -140,7 +141,7 @@ def relax_commit_durability() -> None:
             cursor.execute("SET LOCAL synchronous_commit = off")
 
 
-def _process_claimed(inbound_id: int) -> str | None:
+def _process_claimed(inbound_id: int, *, suspect_duplicate: bool = False) -> str | None:
     store = get_blob_store()
     with transaction.atomic():
         relax_commit_durability()
@@ -159,6 +160,7 @@ def _process_claimed(inbound_id: int) -> str | None:
                 raw=store.get(row.raw_sha256),
                 store=store,
                 options=build_pipeline_options(),
+                suspect_duplicate=suspect_duplicate,
             )
             trace, outcome = run_pipeline(ctx)
             row.trace = [*row.trace, *trace]

@@ -26,7 +26,9 @@ def run(ctx: InboundContext) -> StageResult:
     if ctx.requester is None or ctx.queue is None:
         raise RuntimeError("persist needs the screen and route stages first")
     fingerprint = build_fingerprint(parsed)
-    earlier = find_inbound_by_fingerprint(ctx.tenant, fingerprint)
+    # Optimistic: the unique index on the fingerprint is the real check. Only after it fired (IntegrityError, the
+    # transaction rolled back) does the retry look the earlier copy up, so a first delivery costs no extra query.
+    earlier = find_inbound_by_fingerprint(ctx.tenant, fingerprint) if ctx.suspect_duplicate else None
     if earlier is not None:
         ctx.duplicate_of = InboundMessage.objects.filter(message=earlier).first()
         return StageResult(
