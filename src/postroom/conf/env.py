@@ -40,6 +40,7 @@ class PostroomSettings:
     secret_key: str
     allowed_hosts: tuple[str, ...]
     database: DatabaseConfig
+    db_conn_max_age: int
     broker_url: str
     task_queue: str
     blob_dir: Path
@@ -135,6 +136,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> PostroomSettings:
         secret_key=read_secret_key(home, get("SECRET_KEY")),
         allowed_hosts=tuple(h.strip() for h in get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h),
         database=parse_database_url("POSTROOM_DATABASE_URL", get("DATABASE_URL"), home),
+        db_conn_max_age=parse_int("POSTROOM_DB_CONN_MAX_AGE", get("DB_CONN_MAX_AGE", "60")),
         broker_url=get("BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//"),
         task_queue=get("TASK_QUEUE", "postroom"),
         blob_dir=Path(blob_raw).expanduser().resolve() if blob_raw else home / "blobs",

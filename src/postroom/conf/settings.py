@@ -81,7 +81,7 @@ def build_databases() -> dict[str, dict[str, Any]]:
             "PASSWORD": db.password,
             "HOST": db.host,
             "PORT": db.port,
-            "CONN_MAX_AGE": 60,
+            "CONN_MAX_AGE": POSTROOM.db_conn_max_age,
             "CONN_HEALTH_CHECKS": True,
             # Server-side binding lets psycopg prepare statements it sees repeatedly (prepare_threshold), so the
             # hot ingest queries are planned once per connection instead of once per message.

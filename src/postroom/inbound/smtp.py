@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from django.db import connection
+from django.db import close_old_connections
 
 from postroom.inbound.services import receive_message
 from postroom.mail.transport.delivery import DeliveryOutcome, Envelope
@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 
 
 def deliver_envelope(envelope: Envelope) -> DeliveryOutcome:
-    """Runs in the listener's thread pool; each delivery uses and closes its own connection, so no pool thread
-    holds a database session open between messages (or after the listener stops)."""
+    """Runs in the listener's thread pool. Like a Django request, it drops connections past their
+    POSTROOM_DB_CONN_MAX_AGE (or broken ones) before and after, and otherwise reuses the thread's connection."""
+    close_old_connections()
     try:
         result = receive_message(
             envelope.raw,
@@ -31,7 +32,7 @@ def deliver_envelope(envelope: Envelope) -> DeliveryOutcome:
         log.exception("could not commit a message from %s", envelope.peer)
         return DeliveryOutcome.temporary_failure(f"{type(e).__name__}")
     finally:
-        connection.close()
+        close_old_connections()
     return DeliveryOutcome.accepted(result.tracking_id)
 
 
