@@ -6,6 +6,7 @@ hand-off: a row whose id was lost with a crashed process is found again by the n
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import queue
 import random
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import close_old_connections
+from django.utils import timezone
 
 from postroom.core.dispatch import attach_local_queue, run_task_inline
 from postroom.inbound.queries import has_waiting_inbound, list_stale_inbound_ids, list_unclaimed_inbound_ids
@@ -27,10 +29,6 @@ IDLE_POLL_SECONDS = 1.0
 
 def process_pending(stop: threading.Event, stale_after_seconds: int) -> int:
     """Process ledger rows nobody has claimed, then rows a crashed worker left behind; returns how many."""
-    import datetime as dt
-
-    from django.utils import timezone
-
     done = 0
     for batch in (
         list_unclaimed_inbound_ids(),
