@@ -27,26 +27,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmail import build_messages  # noqa: E402 - bench/benchmail.py, beside this file
+
 POSTROOM = [sys.executable, "-m", "postroom.cli"]
 PG_URL = os.environ.get("POSTROOM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def build_messages(count: int, out: Path) -> str:
-    corpus = Path(os.environ.get("POSTROOM_CORPUS", SHARED / "corpus"))
-    builder = SHARED / "bench" / "build_mailbox.py"
-    if corpus.is_dir() and builder.is_file():
-        subprocess.run(
-            [sys.executable, str(builder), str(corpus), str(out), str(count)], check=True, stdout=subprocess.DEVNULL
-        )
-        (out / "manifest.tsv").unlink(missing_ok=True)
-        return "corpus mix (shared/bench/build_mailbox.py)"
-    sys.path.insert(0, str(ROOT / "tests"))
-    from mailfactory import build_mix
-
-    out.mkdir(parents=True, exist_ok=True)
-    for i, raw in enumerate(build_mix(count, run="bench")):
-        (out / f"{i:05d}.eml").write_bytes(raw)
-    return "synthetic mix (tests/mailfactory.py)"
 
 
 class Install:

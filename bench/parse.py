@@ -16,7 +16,6 @@ import email
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,27 +25,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT / "src"))
 
+from benchmail import build_messages  # noqa: E402 - bench/benchmail.py, beside this file
+
 from postroom.mail.parse import parse_message  # noqa: E402 - after the src path is set
-
-
-def build_messages(count: int, out: Path) -> str:
-    corpus = Path(os.environ.get("POSTROOM_CORPUS", SHARED / "corpus"))
-    builder = SHARED / "bench" / "build_mailbox.py"
-    if corpus.is_dir() and builder.is_file():
-        subprocess.run(
-            [sys.executable, str(builder), str(corpus), str(out), str(count)], check=True, stdout=subprocess.DEVNULL
-        )
-        (out / "manifest.tsv").unlink(missing_ok=True)
-        return "corpus mix (shared/bench/build_mailbox.py)"
-    sys.path.insert(0, str(ROOT / "tests"))
-    from mailfactory import build_mix
-
-    out.mkdir(parents=True, exist_ok=True)
-    for i, raw in enumerate(build_mix(count, run="bench")):
-        (out / f"{i:05d}.eml").write_bytes(raw)
-    return "synthetic mix (tests/mailfactory.py)"
 
 
 def stdlib_parse(raw: bytes) -> object:
