@@ -56,7 +56,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             EXIT_USAGE,
         )
     report = initialise(admin_username="admin")
-    runtime = EmbeddedRuntime(workers=conf.embedded_workers, stale_after_seconds=conf.sweep_after_seconds)
+    runtime = EmbeddedRuntime(workers=conf.embedded_workers)
     runtime.start_workers()
     web_port = args.web_port if args.web_port is not None else conf.web_port
     smtp_port = args.smtp_port if args.smtp_port is not None else conf.smtp_port
@@ -118,13 +118,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_work(args: argparse.Namespace) -> int:
     import threading
 
-    from django.conf import settings
-
     from postroom.embedded import run_worker_loop
 
     stop = threading.Event()
     install_stop_handlers(stop.set)
-    run_worker_loop(stop, None, settings.POSTROOM.sweep_after_seconds, exit_when_idle=args.once)
+    run_worker_loop(stop, None, exit_when_idle=args.once)
     return 0
 
 

@@ -6,47 +6,39 @@ hand-off: a row whose id was lost with a crashed process is found again by the n
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import queue
-import random
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from django.db import close_old_connections
-from django.utils import timezone
 
 from postroom.core.dispatch import attach_local_queue, run_task_inline
-from postroom.inbound.queries import has_waiting_inbound, list_stale_inbound_ids, list_unclaimed_inbound_ids
-from postroom.inbound.services import process_inbound
+from postroom.inbound.claims import claim_inbound_batch
+from postroom.inbound.queries import has_waiting_inbound
+from postroom.inbound.services import process_claimed_inbound
 
 log = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS = 1.0
+CLAIM_BATCH = 20  # rows claimed per round trip; a crash leaves at most this many waiting for the stale delay
 
 
-def process_pending(stop: threading.Event, stale_after_seconds: int) -> int:
-    """Process ledger rows nobody has claimed, then rows a crashed worker left behind; returns how many."""
-    done = 0
-    for batch in (
-        list_unclaimed_inbound_ids(),
-        list_stale_inbound_ids(timezone.now(), dt.timedelta(seconds=stale_after_seconds)),
-    ):
-        random.shuffle(batch)  # several workers polling the same rows then rarely collide on a claim
-        for inbound_id, _tenant_id in batch:
-            if stop.is_set():
-                return done
-            process_inbound(inbound_id)
-            done += 1
-    return done
+def process_pending(stop: threading.Event, batch_size: int = CLAIM_BATCH) -> int:
+    """Claim waiting ledger rows in arrival order (new ones, and those a crashed worker left) and process them."""
+    ids = claim_inbound_batch(batch_size)
+    for index, inbound_id in enumerate(ids):
+        if stop.is_set():
+            return index  # the rest stay claimed; they are claimable again once the claim is stale
+        process_claimed_inbound(inbound_id)
+    return len(ids)
 
 
 def run_worker_loop(
     stop: threading.Event,
     local_queue: queue.Queue[tuple[str, dict[str, Any]]] | None,
-    stale_after_seconds: int,
     *,
     exit_when_idle: bool = False,
 ) -> None:
@@ -59,7 +51,7 @@ def run_worker_loop(
             if item is not None:
                 run_task_inline(item[0], **item[1])
                 continue
-            done = process_pending(stop, stale_after_seconds)
+            done = process_pending(stop)
             if done == 0 and exit_when_idle and not has_waiting_inbound():
                 return
             if done == 0 and local_queue is None:
@@ -74,20 +66,19 @@ def run_worker_loop(
 class EmbeddedRuntime:
     """Starts and stops the threads of `postroom up`."""
 
-    def __init__(self, *, workers: int, stale_after_seconds: int) -> None:
+    def __init__(self, *, workers: int) -> None:
         self.stop = threading.Event()
         self.queue: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
         self.threads: list[threading.Thread] = []
         self.closers: list[Callable[[], None]] = []
         self.workers = workers
-        self.stale_after_seconds = stale_after_seconds
 
     def start_workers(self) -> None:
         attach_local_queue(self.queue)
         for index in range(self.workers):
             thread = threading.Thread(
                 target=run_worker_loop,
-                args=(self.stop, self.queue, self.stale_after_seconds),
+                args=(self.stop, self.queue),
                 name=f"postroom-worker-{index}",
                 daemon=True,
             )

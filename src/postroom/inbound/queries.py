@@ -75,15 +75,6 @@ def list_stale_inbound_ids(now: dt.datetime, stale_after: dt.timedelta, limit: i
     return list(rows)
 
 
-def list_unclaimed_inbound_ids(limit: int = 200) -> list[tuple[int, int]]:
-    rows = (
-        InboundMessage.objects.filter(status=InboundStatus.RECEIVED, claimed_at__isnull=True)
-        .order_by("id")
-        .values_list("id", "tenant_id")[:limit]
-    )
-    return list(rows)
-
-
 def has_waiting_inbound() -> bool:
     """True while any row is still `received` (unclaimed, in progress, or left by a crashed worker)."""
     return InboundMessage.objects.filter(status=InboundStatus.RECEIVED).exists()

@@ -9,15 +9,16 @@ from dataclasses import dataclass
 from typing import Final
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from postroom.core.blobs import get_blob_store
+from postroom.core.db import relax_commit_durability
 from postroom.core.dispatch import enqueue_on_commit, send_task
 from postroom.core.logging import new_tracking_id, tracking
+from postroom.inbound.claims import claim_inbound
 from postroom.inbound.context import InboundContext, PipelineOptions
-from postroom.inbound.models import InboundMessage, InboundStatus, QuarantineCause
+from postroom.inbound.models import InboundMessage, InboundStatus
 from postroom.inbound.pipeline import run_pipeline
 from postroom.inbound.queries import list_stale_inbound_ids
 from postroom.mailboxes.models import Mailbox
@@ -83,43 +84,20 @@ def receive_message(
     return ReceiveResult(row.pk, tenant.pk, row.tracking_id, created=True)
 
 
-def claim_inbound(inbound_id: int, max_attempts: int) -> bool:
-    """Count an attempt in its own committed statement, so a message that kills its worker is not retried forever."""
-    now = timezone.now()
-    stale = now - dt.timedelta(seconds=settings.POSTROOM.sweep_after_seconds)
-    # Unclaimed, or claimed so long ago that its worker must be gone: two live workers never share a row.
-    with transaction.atomic():
-        relax_commit_durability()  # a lost claim only means one attempt not counted
-        claimed = (
-            InboundMessage.objects.filter(pk=inbound_id, status=InboundStatus.RECEIVED, attempts__lt=max_attempts)
-            .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale))
-            .update(attempts=F("attempts") + 1, claimed_at=now)
-        )
-    if claimed:
-        return True
-    # Every attempt used up, and none still running: give up on it (the raw stays; `postroom replay` retries).
-    exhausted = InboundMessage.objects.filter(
-        Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale),
-        pk=inbound_id,
-        status=InboundStatus.RECEIVED,
-        attempts__gte=max_attempts,
-    )
-    if exhausted.exists() and exhausted.update(status=InboundStatus.FAILED, cause=QuarantineCause.TOO_MANY_ATTEMPTS):
-        row = InboundMessage.objects.get(pk=inbound_id)
-        row.trace = [*row.trace, {"stage": "claim", "verdict": "failed", "reason": f"{row.attempts} attempts"}]
-        row.save(update_fields=["trace"])
-    return False
-
-
 def build_pipeline_options() -> PipelineOptions:
     conf = settings.POSTROOM
     return PipelineOptions(max_message_bytes=conf.max_message_bytes, ticket_prefix=conf.ticket_prefix)
 
 
 def process_inbound(inbound_id: int) -> str | None:
-    """Run the pipeline for one ledger row, exactly once: returns the final status, None if nothing to do."""
-    if not claim_inbound(inbound_id, settings.POSTROOM.max_attempts):
+    """Claim one ledger row and run the pipeline for it: returns the final status, None if nothing to do."""
+    if not claim_inbound(inbound_id):
         return None
+    return process_claimed_inbound(inbound_id)
+
+
+def process_claimed_inbound(inbound_id: int) -> str | None:
+    """Run the pipeline for a row this worker claimed; exactly once, whatever else runs concurrently."""
     try:
         try:
             return _process_claimed(inbound_id)
@@ -130,15 +108,6 @@ def process_inbound(inbound_id: int) -> str | None:
     except Exception as e:
         record_failure(inbound_id, e)
         return None
-
-
-def relax_commit_durability() -> None:
-    """Processing is re-doable: if the database loses this commit in a crash, the ledger row is `received` again and
-    is processed again from its durable raw. So it need not wait for the WAL flush (PostgreSQL only; the receive
-    commit, which the sender's acknowledgement depends on, keeps full durability)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit = off")
 
 
 def _process_claimed(inbound_id: int, *, suspect_duplicate: bool = False) -> str | None:
