@@ -7,6 +7,7 @@ import email
 from collections.abc import Callable
 from email import policy
 from email.message import Message
+from email.utils import getaddresses
 from typing import Final
 
 from postroom.mail.parse.attachments import build_attachment
@@ -30,7 +31,7 @@ from postroom.mail.parse.structure import measure_shape, repair_header_block, st
 from postroom.mail.parse.tnef import is_tnef, read_tnef
 from postroom.mail.parse.uuencode import extract_uu_files
 from postroom.mail.parse.words import decode_words
-from postroom.mail.values import LimitBreach, Limits, ParsedAttachment, ParsedMessage
+from postroom.mail.values import Address, LimitBreach, Limits, ParsedAttachment, ParsedMessage
 
 DEFAULT_LIMITS: Final = Limits()
 MAX_DEFECTS: Final = 100  # defects kept per message; the rest add nothing (our own bound)
@@ -79,6 +80,16 @@ def _headers_only(
         return _assemble([], received_at, defects, text="", html=None, attachments=(), breach=breach)
 
 
+def is_repaired(author: Address, raw_values: list[str]) -> bool:
+    """True when a strict RFC 5322 reading of From gives a different address than our lenient one."""
+    strict = [address for _, address in getaddresses(raw_values) if address]
+    return bool(author.address) and not any(
+        address.rpartition("@")[0] == author.address.rpartition("@")[0]
+        and address.rpartition("@")[2].lower() == author.address.rpartition("@")[2].lower()
+        for address in strict
+    )
+
+
 def _assemble(
     raw_items: list[tuple[str, str]],
     received_at: dt.datetime | None,
@@ -93,9 +104,12 @@ def _assemble(
     date = parse_date(raw_items, received_at, defects)
     in_reply_to = tuple(i for value in find_raw(raw_items, "in-reply-to") for i in parse_ids(value))
     references = tuple(i for value in find_raw(raw_items, "references") for i in parse_ids(value))
+    author = find_from(raw_items)
+    if author is not None and is_repaired(author, find_raw(raw_items, "from")):
+        defects.append("address_repaired:from")
     unique_defects = list(dict.fromkeys(defects))[:MAX_DEFECTS]
     return ParsedMessage(
-        from_=find_from(raw_items),
+        from_=author,
         sender=parse_addresses(raw_items, "sender"),
         reply_to=parse_addresses(raw_items, "reply-to"),
         to=parse_addresses(raw_items, "to"),
