@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -28,3 +29,10 @@ def build_messages(count: int, out: Path) -> str:
     for i, raw in enumerate(build_mix(count, run="bench")):
         (out / f"{i:05d}.eml").write_bytes(raw)
     return "synthetic mix (tests/mailfactory.py)"
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-th percentile (1-99) of `values`, NaN when there are none."""
+    if not values:
+        return float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]

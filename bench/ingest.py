@@ -16,7 +16,6 @@ import secrets
 import shutil
 import smtplib
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmail import build_messages  # noqa: E402 - bench/benchmail.py, beside this file
+from benchmail import build_messages, pct  # noqa: E402 - bench/benchmail.py, beside this file
 
 POSTROOM = [sys.executable, "-m", "postroom.cli"]
 PG_URL = os.environ.get("POSTROOM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -155,12 +154,6 @@ def run_smtp(inst: Install, folder: Path, total: int, clients: int = 4, workers:
         for proc in procs:
             proc.terminate()
             proc.wait()
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT / "src"))
 
-from benchmail import build_messages  # noqa: E402 - bench/benchmail.py, beside this file
+from benchmail import build_messages, pct  # noqa: E402 - bench/benchmail.py, beside this file
 
 from postroom.mail.parse import parse_message  # noqa: E402 - after the src path is set
 
@@ -46,12 +46,6 @@ def time_round(parse: Callable[[bytes], object], messages: list[bytes]) -> list[
         parse(raw)
         times.append((clock() - start) * 1000)
     return times
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
 
 
 def main() -> None:
