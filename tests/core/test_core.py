@@ -76,3 +76,19 @@ def test_ticket_numbers_in_subjects(subject: str, numbers: tuple[int, ...]) -> N
     """GIVEN subjects WHEN searched for ticket references THEN bracketed tags come first, unbracketed need 6 digits."""
     assert set(find_ticket_numbers(subject, "PR")) == set(numbers)
     assert format_ticket_reference("PR", 123) == "PR-000123"
+
+
+def test_log_records_carry_the_tracking_id_and_no_full_addresses() -> None:
+    """GIVEN a record logged inside a tracking context WHEN filtered THEN it carries the id; INFO hides the person."""
+    import logging
+
+    from postroom.core.logging import TrackingIdFilter, tracking
+
+    info = logging.LogRecord("t", logging.INFO, __file__, 1, "mail from %s", ("jane.doe@example.org",), None)
+    debug = logging.LogRecord("t", logging.DEBUG, __file__, 1, "mail from %s", ("jane.doe@example.org",), None)
+    with tracking("prt-1"):
+        TrackingIdFilter().filter(info)
+        TrackingIdFilter().filter(debug)
+    assert info.tracking_id == "prt-1"  # type: ignore[attr-defined]
+    assert info.getMessage() == "mail from j***@example.org"
+    assert debug.getMessage() == "mail from jane.doe@example.org"

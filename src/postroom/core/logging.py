@@ -31,18 +31,21 @@ def tracking(tracking_id: str) -> Iterator[None]:
         _tracking_id.reset(token)
 
 
-def current_tracking_id() -> str:
-    return _tracking_id.get()
-
-
 def redact_addresses(text: str) -> str:
     """`jane.doe@example.com` -> `j***@example.com`: logs name the domain, never the person."""
     return _ADDRESS.sub(r"\1***@\2", text)
 
 
 class TrackingIdFilter(logging.Filter):
+    """Adds the tracking id to every record, and redacts addresses from records at INFO and above."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         record.tracking_id = _tracking_id.get()
+        if record.levelno >= logging.INFO:
+            message = record.getMessage()
+            redacted = redact_addresses(message)
+            if redacted != message:
+                record.msg, record.args = redacted, None
         return True
 
 

@@ -10,8 +10,3 @@ from postroom.inbound import services
 @shared_task(name=services.PROCESS_TASK, acks_late=True, time_limit=300, soft_time_limit=240)
 def process_inbound_task(inbound_id: int, tenant_id: int) -> str | None:
     return services.process_inbound(inbound_id)
-
-
-@shared_task(name="postroom.inbound.sweep", time_limit=120)
-def sweep_task() -> int:
-    return services.sweep_stale()
