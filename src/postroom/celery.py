@@ -10,4 +10,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "postroom.conf.settings")
 
 app = Celery("postroom")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.imports = ("postroom.inbound.tasks",)  # embedded mode runs them in-process, so import them eagerly
+app.conf.imports = (
+    "postroom.inbound.tasks",
+    "postroom.outbound.tasks",
+)  # embedded mode runs them in-process, so import them eagerly

@@ -29,9 +29,13 @@ def setup_django() -> None:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from postroom.mail.inspection import inspect_paths
+    import os
 
-    return int(inspect_paths(args.files, sys.stdout))
+    from postroom.mail.inspection import DEFAULT_TICKET_PREFIX, inspect_paths
+
+    # No Django here: inspect is the pure core; only the ticket prefix is read from the environment.
+    prefix = os.environ.get("POSTROOM_TICKET_PREFIX", DEFAULT_TICKET_PREFIX)
+    return int(inspect_paths(args.files, sys.stdout, ticket_prefix=prefix))
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -163,11 +167,13 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     from django.db import close_old_connections
 
     from postroom.inbound.services import sweep_stale
+    from postroom.outbound.sender import requeue_due_deliveries
 
     stop = threading.Event()
     install_stop_handlers(stop.set)
     while not stop.is_set():
         sweep_stale()
+        requeue_due_deliveries()
         close_old_connections()
         stop.wait(args.interval)
     return 0

@@ -19,6 +19,7 @@ from postroom.core.dispatch import attach_local_queue, run_task_inline
 from postroom.inbound.claims import claim_inbound_batch
 from postroom.inbound.queries import has_waiting_inbound
 from postroom.inbound.services import process_claimed_inbound
+from postroom.outbound.sender import send_due_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ def run_worker_loop(
                 run_task_inline(item[0], **item[1])
                 continue
             done = process_pending(stop)
+            if done == 0:
+                done = send_due_deliveries()  # retries, and new mail whose hand-off was lost
             if done == 0 and exit_when_idle and not has_waiting_inbound():
                 return
             if done == 0 and local_queue is None:

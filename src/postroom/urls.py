@@ -6,13 +6,17 @@ from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
+from postroom.api.urls import api
 from postroom.web import views
 
 urlpatterns = [
+    path("api/v1/", api.urls),
     path("login/", auth_views.LoginView.as_view(template_name="postroom/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.ticket_list, name="ticket-list"),
     path("tickets/<str:reference>/", views.ticket_detail, name="ticket-detail"),
+    path("tickets/<str:reference>/reply/", views.ticket_reply, name="ticket-reply"),
+    path("tickets/<str:reference>/status/", views.ticket_status, name="ticket-status"),
     path("messages/<int:pk>/headers/", views.message_headers, name="message-headers"),
     path("inbound/", views.inbound_list, name="inbound-list"),
     path("inbound/<str:tracking_id>/", views.inbound_trace, name="inbound-trace"),

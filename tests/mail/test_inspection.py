@@ -12,7 +12,7 @@ from postroom.mail.parse import parse_message
 REGRESSIONS = Path(__file__).resolve().parents[1] / "corpus" / "regressions"
 KEYS = [
     "file", "from", "sender", "reply_to", "to", "cc", "delivered_to", "subject", "message_id",
-    "in_reply_to", "references", "date", "text", "html", "attachments", "defects",
+    "in_reply_to", "references", "date", "text", "html", "attachments", "defects", "thread", "reply", "forward",
 ]  # fmt: skip
 ATTACHMENT_KEYS = ["filename", "content_type", "size", "md5", "sha256", "inline", "content_id"]
 
@@ -63,3 +63,43 @@ def test_inspect_paths_exit_zero_when_all_readable() -> None:
     THEN the exit code is 0
     """
     assert inspect_paths([str(REGRESSIONS / "missing-date.eml")], io.StringIO(), io.StringIO()) == 0
+
+
+def test_thread_reply_and_forward_keys() -> None:
+    """
+    GIVEN a German Outlook reply to a ticket and a Gmail forward
+    WHEN their records are built
+    THEN `thread` has the normalised subject and our ticket reference, `reply` splits new text from the quote,
+         `forward` names the original sender (and is null for the reply)
+    """
+    reply = build_inspect_record(
+        parse_message(
+            b"From: a@example.org\r\nTo: s@example.com\r\nSubject: AW: Re: Drucker [PR-000042]\r\n"
+            b"Message-ID: <r1@example.org>\r\n\r\nGeht wieder, danke.\r\n\r\n"
+            b"Am 02.11.2026 um 10:00 schrieb Support <s@example.com>:\r\n> Bitte neu starten.\r\n"
+        ),
+        "reply.eml",
+    )
+    forward = build_inspect_record(
+        parse_message(
+            b"From: agent@example.com\r\nTo: s@example.com\r\nSubject: Fwd: Invoice\r\n\r\nFYI\r\n\r\n"
+            b"---------- Forwarded message ---------\r\nFrom: Carol <carol@customer.example>\r\n"
+            b"Date: Mon, Nov 2, 2026 at 9:00 AM\r\nSubject: Invoice\r\nTo: <s@example.com>\r\n\r\n"
+            b"The invoice is wrong.\r\n"
+        ),
+        "forward.eml",
+    )
+
+    assert reply["thread"] == {
+        "subject_normalized": "Drucker [PR-000042]",
+        "ticket_refs": ["PR-000042"],
+        "tokens": [],
+        "thread_index": None,
+    }
+    assert reply["reply"]["new_text"] == "Geht wieder, danke."  # type: ignore[index]
+    assert "Bitte neu starten." in reply["reply"]["quoted_text"]  # type: ignore[index]
+    assert reply["forward"] is None
+    assert forward["forward"]["from"] == {"name": "Carol", "address": "carol@customer.example"}  # type: ignore[index]
+    assert forward["forward"]["subject"] == "Invoice"  # type: ignore[index]
+    assert "The invoice is wrong." in forward["forward"]["text"]  # type: ignore[index]
+    json.dumps(forward)

@@ -56,6 +56,8 @@ class PostroomSettings:
     log_level: str
     log_json: bool
     embedded_workers: int
+    outbound_smtp_url: str
+    mail_domain: str
 
     @property
     def is_embedded(self) -> bool:
@@ -101,6 +103,23 @@ def parse_database_url(name: str, raw: str, home: Path) -> DatabaseConfig:
             port=str(parts.port or ""),
         )
     raise ConfigError(f"{name}={raw!r}: use sqlite:///path or postgresql://user:password@host:port/name")
+
+
+OUTBOUND_SCHEMES: Final = frozenset({"smtp", "smtp+starttls", "smtps"})
+
+
+def parse_outbound_url(name: str, raw: str) -> str:
+    """Validate the relay URL early (`smtp+starttls://user:pass@host:587`, `smtps://host:465`, `smtp://127.0.0.1:25`)."""
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    if parts.scheme not in OUTBOUND_SCHEMES or not parts.hostname:
+        raise ConfigError(f"{name}: use smtp+starttls://user:password@host:587, smtps://host:465 or smtp://host:port")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as e:
+        raise ConfigError(f"{name}: bad port") from e
+    return raw
 
 
 def read_secret_key(home: Path, raw: str) -> str:
@@ -154,4 +173,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> PostroomSettings:
         log_level=get("LOG_LEVEL", "INFO").upper(),
         log_json=parse_bool("POSTROOM_LOG_JSON", get("LOG_JSON", "false")),
         embedded_workers=parse_int("POSTROOM_EMBEDDED_WORKERS", get("EMBEDDED_WORKERS", "1"), minimum=1),
+        outbound_smtp_url=parse_outbound_url("POSTROOM_OUTBOUND_SMTP_URL", get("OUTBOUND_SMTP_URL")),
+        mail_domain=get("MAIL_DOMAIN", "postroom.localhost").strip().lower(),
     )

@@ -1,7 +1,8 @@
 """Content-addressed blob store on the file system: a blob's name is the SHA-256 of its bytes.
 
-Writes are idempotent (same bytes, same path) and atomic (temp file, fsync, rename), so a blob can be written
-before the database transaction that refers to it commits: a crash leaves at worst an unreferenced blob.
+Writes are idempotent (same bytes, same path) and atomic (temp file, fsync, rename, fsync of the directory), so a
+blob can be written before the database transaction that refers to it commits: a crash leaves at worst an
+unreferenced blob, never a committed ledger row whose raw bytes' name was lost with the directory entry.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class FileBlobStore:
         path = self.path_for(digest)
         if path.exists():
             return digest
-        path.parent.mkdir(parents=True, exist_ok=True)
+        created_dirs = self._make_dirs(path.parent)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -44,7 +45,21 @@ class FileBlobStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        if durable:  # the rename (and any new directory) is only durable once its directory is synced
+            for directory in (path.parent, *(d.parent for d in created_dirs)):
+                sync_directory(directory)
         return digest
+
+    @staticmethod
+    def _make_dirs(directory: Path) -> list[Path]:
+        """mkdir -p, returning the directories it created (outermost last), whose parents need an fsync too."""
+        created: list[Path] = []
+        while not directory.is_dir():
+            created.append(directory)
+            directory = directory.parent
+        for new in reversed(created):
+            new.mkdir(exist_ok=True)
+        return created
 
     def get(self, sha256: str) -> bytes:
         try:
@@ -54,6 +69,14 @@ class FileBlobStore:
 
     def exists(self, sha256: str) -> bool:
         return self.path_for(sha256).exists()
+
+
+def sync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def get_blob_store() -> FileBlobStore:

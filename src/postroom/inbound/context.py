@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 
 from postroom.core.blobs import FileBlobStore
 from postroom.inbound.models import InboundMessage
+from postroom.mail.acknowledgements import AckVerdict
+from postroom.mail.autoreplies import AutoReplyVerdict
+from postroom.mail.forwards import ForwardInfo
+from postroom.mail.quotes import ReplyParts
 from postroom.mail.values import Address, ParsedMessage
 from postroom.mailboxes.models import Mailbox
 from postroom.tenants.models import Tenant
@@ -27,6 +31,16 @@ class StageResult:
     reason: str
     data: Mapping[str, str | int | None] = field(default_factory=dict)
     stop: Stop | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReading:
+    """What the analyse stage read from the message: its new content, forward, automatic-ness, gratitude."""
+
+    reply: ReplyParts
+    forward: ForwardInfo | None
+    automatic: AutoReplyVerdict
+    acknowledgement: AckVerdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +66,19 @@ class InboundContext:
     ticket: Ticket | None = None
     message: Message | None = None
     duplicate_of: InboundMessage | None = None
+    # Set by the analyse stage (pure readings of the message):
+    reading: MessageReading | None = None
+    # Set by the thread and admit stages (what the follow-up does to the ticket):
+    answered_message_id: int | None = None  # our stored message this one answers, when a token or header says
+    as_note: bool = False  # store as an internal note (unknown sender, or a reply to an internal notification)
+    reopen: bool = True  # whether a customer message may reopen a waiting or finished ticket
+    linked_from: Ticket | None = None  # a new ticket opened for a late reply to this finished one
+    participants: tuple[Address, ...] = ()
+
+    def require_reading(self) -> MessageReading:
+        if self.reading is None:
+            raise RuntimeError("stage ran before the analyse stage")
+        return self.reading
 
     def require_parsed(self) -> ParsedMessage:
         if self.parsed is None:

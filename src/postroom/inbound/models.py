@@ -20,6 +20,8 @@ class QuarantineCause(models.TextChoices):
     OVERSIZED = "oversized", "Over a size limit"
     MALFORMED = "malformed", "Cannot be parsed or has no usable sender"
     TOO_MANY_ATTEMPTS = "too_many_attempts", "Processing failed repeatedly"
+    UNKNOWN_SENDER_UPDATE = "unknown_sender_update", "A follow-up from someone who is not on the ticket"
+    UNMATCHED_REPORT = "unmatched_report", "A delivery or read report for mail we did not send"
 
 
 class InboundMessage(TenantOwnedModel):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from postroom.inbound.context import InboundContext, StageResult, Stop
-from postroom.inbound.stages import parse, persist, route, screen, thread
+from postroom.inbound.stages import admit, analyse, parse, persist, receipt, route, screen, thread
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +21,12 @@ class StageSpec:
 
 STAGES: Final[tuple[StageSpec, ...]] = (
     StageSpec(parse.NAME, parse.run),
+    StageSpec(receipt.NAME, receipt.run),
     StageSpec(screen.NAME, screen.run),
     StageSpec(route.NAME, route.run),
+    StageSpec(analyse.NAME, analyse.run),
     StageSpec(thread.NAME, thread.run),
+    StageSpec(admit.NAME, admit.run),
     StageSpec(persist.NAME, persist.run),
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -13,7 +14,7 @@ from postroom.inbound.models import InboundMessage, InboundStatus, Route
 from postroom.mail.recipients import RecipientCandidate, strip_plus_tag
 from postroom.mailboxes.models import Mailbox
 from postroom.tenants.models import Tenant
-from postroom.tickets.models import Queue
+from postroom.tickets.models import Queue, Ticket
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,3 +79,82 @@ def list_stale_inbound_ids(now: dt.datetime, stale_after: dt.timedelta, limit: i
 def has_waiting_inbound() -> bool:
     """True while any row is still `received` (unclaimed, in progress, or left by a crashed worker)."""
     return InboundMessage.objects.filter(status=InboundStatus.RECEIVED).exists()
+
+
+_MERGE_FIELD = re.compile(r"\{[a-z_]+\}")
+_signature_cache: TtlCache[int, tuple[str, ...]] = TtlCache()
+
+
+def _load_own_signatures(tenant: Tenant) -> tuple[str, ...]:
+    texts = [*Queue.objects.filter(tenant=tenant).exclude(signature="").values_list("signature", flat=True)]
+    if tenant.disclaimer:
+        texts.append(tenant.disclaimer)
+    # Merge fields differ per reply; what stays the same is the text around them.
+    return tuple(part.strip() for text in texts for part in _MERGE_FIELD.split(text) if len(part.strip()) >= 12)
+
+
+def list_own_signatures(tenant: Tenant) -> tuple[str, ...]:
+    """Our signatures and disclaimers (fixed parts), so that quoted copies of our replies are recognised."""
+    return _signature_cache.get_or_load(tenant.pk, lambda: _load_own_signatures(tenant))
+
+
+@dataclass(frozen=True, slots=True)
+class OwnAddresses:
+    addresses: frozenset[str]
+    domains: frozenset[str]
+
+    def __contains__(self, address: object) -> bool:
+        if not isinstance(address, str):
+            return False
+        key = strip_plus_tag(address.lower())
+        return key in self.addresses or key.rpartition("@")[2] in self.domains
+
+
+_own_address_cache: TtlCache[int, OwnAddresses] = TtlCache()
+
+
+def _load_own_addresses(tenant: Tenant) -> OwnAddresses:
+    routes = Route.objects.filter(tenant=tenant).values_list("address", flat=True)
+    exact = {a.lower() for a in routes if not a.startswith("@")}
+    domains = {a[1:].lower() for a in routes if a.startswith("@")}
+    exact |= {
+        a.lower()
+        for a in Queue.objects.filter(tenant=tenant).exclude(from_address="").values_list("from_address", flat=True)
+    }
+    exact |= {
+        a.lower() for a in Mailbox.objects.filter(tenant=tenant).exclude(address="").values_list("address", flat=True)
+    }
+    return OwnAddresses(frozenset(exact), frozenset(domains))
+
+
+def get_own_addresses(tenant: Tenant) -> OwnAddresses:
+    """The addresses mail to us arrives at (routes, queue and mailbox addresses): never participants."""
+    return _own_address_cache.get_or_load(tenant.pk, lambda: _load_own_addresses(tenant))
+
+
+def is_agent_address(address: str) -> bool:
+    """Whether an active user account has this address (agents may add to any ticket)."""
+    from django.contrib.auth import get_user_model
+
+    return bool(address) and get_user_model().objects.filter(email__iexact=address, is_active=True).exists()
+
+
+def list_participant_keys(ticket: Ticket) -> set[str]:
+    """Lower-case addresses of the ticket's participants (the requester is on the ticket row)."""
+    from postroom.tickets.models import Participant
+
+    return set(Participant.objects.filter(ticket=ticket).values_list("contact__email_key", flat=True))
+
+
+def find_organization_id(tenant: Tenant, address: str) -> int | None:
+    from postroom.tickets.models import Contact, Organization
+
+    key = address.strip().lower()
+    contact_org = Contact.objects.filter(tenant=tenant, email_key=key).values_list("organization_id", flat=True).first()
+    if contact_org:
+        return int(contact_org)
+    domain = key.rpartition("@")[2]
+    for organization_id, domains in Organization.objects.filter(tenant=tenant).values_list("pk", "domains"):
+        if domain and domain in {str(d).lower() for d in domains or ()}:
+            return int(organization_id)
+    return None

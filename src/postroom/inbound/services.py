@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -13,8 +13,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from postroom.core.blobs import get_blob_store
-from postroom.core.db import relax_commit_durability
+from postroom.core.db import fetch_row, insert_row, relax_commit_durability, update_row
 from postroom.core.dispatch import enqueue_on_commit, send_task
+from postroom.core.localcache import TtlCache
 from postroom.core.logging import new_tracking_id, tracking
 from postroom.inbound.claims import claim_inbound
 from postroom.inbound.context import InboundContext, PipelineOptions
@@ -28,6 +29,23 @@ from postroom.tenants.services import get_default_tenant
 log = logging.getLogger(__name__)
 
 PROCESS_TASK: Final = "postroom.inbound.process"
+
+# Read on every message, changed almost never: a few seconds per process (core/localcache.py), like routes.
+_tenant_cache: TtlCache[int | None, Tenant] = TtlCache()
+_mailbox_cache: TtlCache[int, Mailbox] = TtlCache()
+
+
+def find_cached_tenant(tenant_id: int | None = None) -> Tenant:
+    """The tenant with this id (None: the default tenant), from the per-process cache."""
+    if tenant_id is None:
+        return _tenant_cache.get_or_load(None, get_default_tenant)
+    return _tenant_cache.get_or_load(tenant_id, lambda: Tenant.objects.get(pk=tenant_id))
+
+
+def find_cached_mailbox(mailbox_id: int) -> Mailbox:
+    return _mailbox_cache.get_or_load(
+        mailbox_id, lambda: Mailbox.objects.select_related("tenant", "default_queue").get(pk=mailbox_id)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +61,17 @@ def build_source_key(kind: str, raw_sha256: str) -> str:
     return f"{kind}:{raw_sha256}"
 
 
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    """One message handed over by a connector: its raw bytes and where it came from."""
+
+    raw: bytes
+    source_kind: str
+    source_key: str | None = None
+    envelope_from: str = ""
+    envelope_to: Sequence[str] = ()
+
+
 def receive_message(
     raw: bytes,
     *,
@@ -54,34 +83,59 @@ def receive_message(
     envelope_to: Sequence[str] = (),
     enqueue: bool = True,
 ) -> ReceiveResult:
-    """Store the raw bytes and the ledger row in one transaction; only then may the source be acknowledged."""
-    tenant = tenant or (mailbox.tenant if mailbox else get_default_tenant())
-    digest = get_blob_store().put(raw)  # idempotent; an orphan blob after a failed commit is harmless
-    key = source_key or build_source_key(source_kind, digest)
-    try:
-        with transaction.atomic():
-            row = InboundMessage.objects.create(
+    """Store the raw bytes and the ledger row durably; only then may the source be acknowledged."""
+    incoming = IncomingMessage(raw, source_kind, source_key, envelope_from, envelope_to)
+    return receive_messages([incoming], tenant=tenant, mailbox=mailbox, enqueue=enqueue)[0]
+
+
+def receive_messages(
+    batch: Iterable[IncomingMessage],
+    *,
+    tenant: Tenant | None = None,
+    mailbox: Mailbox | None = None,
+    enqueue: bool = True,
+) -> list[ReceiveResult]:
+    """Store several messages with one durable commit (a file import); the results are in the batch's order.
+
+    Every raw blob is fsynced before the one transaction that inserts the ledger rows commits, so a crash at any
+    point leaves either nothing acknowledged or bytes and rows on disk. A source key already in the ledger (a
+    redelivery, also within the batch) is skipped by ON CONFLICT DO NOTHING and reported with created=False.
+    """
+    tenant = tenant or (mailbox.tenant if mailbox else find_cached_tenant())
+    store = get_blob_store()
+    # Blobs first, each fsynced (idempotent; an orphan blob after a failed commit is harmless), then the rows.
+    stored = [(item, store.put(item.raw)) for item in batch]
+    rows: list[tuple[InboundMessage, bool]] = []
+    with transaction.atomic():  # one durable commit (synchronous_commit stays on): the sources are acked on it
+        for item, digest in stored:
+            row = InboundMessage(
                 tenant=tenant,
                 mailbox=mailbox,
-                source_kind=source_kind,
-                source_key=key[:700],
+                source_kind=item.source_kind,
+                source_key=(item.source_key or build_source_key(item.source_kind, digest))[:700],
                 raw_sha256=digest,
-                raw_size=len(raw),
-                envelope_from=envelope_from[:998],
-                envelope_to=list(envelope_to),
+                raw_size=len(item.raw),
+                envelope_from=item.envelope_from[:998],
+                envelope_to=list(item.envelope_to),
                 received_at=timezone.now(),
                 tracking_id=new_tracking_id(),
             )
-            if enqueue:
+            created = insert_row(row, ignore_conflicts=True)
+            if created and enqueue:
                 enqueue_on_commit(PROCESS_TASK, inbound_id=row.pk, tenant_id=tenant.pk)
-    except IntegrityError:  # the source key is already in the ledger: a redelivery, or a concurrent one
-        existing = InboundMessage.objects.filter(tenant=tenant, source_key=key[:700]).first()
-        if existing is None:  # not a source-key conflict after all
-            raise
-        return ReceiveResult(existing.pk, tenant.pk, existing.tracking_id, created=False)
-    with tracking(row.tracking_id):
-        log.debug("received %s bytes from %s", len(raw), source_kind)
-    return ReceiveResult(row.pk, tenant.pk, row.tracking_id, created=True)
+            rows.append((row, created))
+    results = []
+    for row, created in rows:
+        if not created:  # the source key is already in the ledger: a redelivery, or a concurrent one
+            existing = InboundMessage.objects.filter(tenant=tenant, source_key=row.source_key).first()
+            if existing is None:  # not a source-key conflict after all (a tracking id collision)
+                raise IntegrityError(f"ledger row for {row.source_key[:80]!r} refused and not found")
+            results.append(ReceiveResult(existing.pk, tenant.pk, existing.tracking_id, created=False))
+            continue
+        with tracking(row.tracking_id):
+            log.debug("received %s bytes from %s", row.raw_size, row.source_kind)
+        results.append(ReceiveResult(row.pk, tenant.pk, row.tracking_id, created=True))
+    return results
 
 
 def build_pipeline_options() -> PipelineOptions:
@@ -110,15 +164,22 @@ def process_claimed_inbound(inbound_id: int) -> str | None:
         return None
 
 
+def lock_inbound(inbound_id: int) -> InboundMessage:
+    """Row-lock a ledger row (one lean SELECT ... FOR UPDATE); its tenant and mailbox come from the cache."""
+    row = fetch_row(InboundMessage, "id = %s", [inbound_id], for_update=True)
+    if row is None:
+        raise InboundMessage.DoesNotExist(f"no inbound message with id {inbound_id}")
+    row.tenant = find_cached_tenant(row.tenant_id)
+    if row.mailbox_id is not None:
+        row.mailbox = find_cached_mailbox(row.mailbox_id)
+    return row
+
+
 def _process_claimed(inbound_id: int, *, suspect_duplicate: bool = False) -> str | None:
     store = get_blob_store()
     with transaction.atomic():
         relax_commit_durability()
-        row = (
-            InboundMessage.objects.select_for_update(of=("self",))
-            .select_related("tenant", "mailbox__default_queue")
-            .get(pk=inbound_id)
-        )
+        row = lock_inbound(inbound_id)
         if row.status != InboundStatus.RECEIVED:
             return None
         with tracking(row.tracking_id):
@@ -139,7 +200,7 @@ def _process_claimed(inbound_id: int, *, suspect_duplicate: bool = False) -> str
             row.message = ctx.message
             row.duplicate_of = ctx.duplicate_of
             row.processed_at = timezone.now()
-            row.save(update_fields=["trace", "status", "cause", "error", "message", "duplicate_of", "processed_at"])
+            update_row(row, ["trace", "status", "cause", "error", "message", "duplicate_of", "processed_at"])
             log.debug("inbound %s: %s %s", row.pk, row.status, row.cause)
     return str(outcome.status)
 

@@ -7,15 +7,40 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from postroom.mail.forwards import ForwardInfo, detect_forward
 from postroom.mail.parse import parse_message
+from postroom.mail.quotes import split_reply, split_reply_html
+from postroom.mail.threads import extract_thread_signals, thread_record
 from postroom.mail.values import Address, ParsedMessage
+
+DEFAULT_TICKET_PREFIX = "PR"
 
 
 def _address(mailbox: Address) -> dict[str, str]:
     return {"name": mailbox.name, "address": mailbox.address}
 
 
-def build_inspect_record(parsed: ParsedMessage, file: str) -> dict[str, object]:
+def _reply_record(parsed: ParsedMessage) -> dict[str, str]:
+    # Like the pipeline's analyse stage: the text part when there is one, else the HTML.
+    use_text = parsed.text.strip() or not parsed.html
+    parts = split_reply(parsed.text) if use_text else split_reply_html(parsed.html or "")
+    return {"new_text": parts.new_text, "quoted_text": parts.quoted_text, "signature": parts.signature}
+
+
+def _forward_record(forward: ForwardInfo | None) -> dict[str, object] | None:
+    if forward is None:
+        return None
+    return {
+        "from": _address(forward.from_) if forward.from_ is not None else None,
+        "date": forward.date.isoformat() if forward.date is not None else forward.date_text,
+        "subject": forward.subject,
+        "text": forward.text,
+    }
+
+
+def build_inspect_record(
+    parsed: ParsedMessage, file: str, *, ticket_prefix: str = DEFAULT_TICKET_PREFIX
+) -> dict[str, object]:
     """One message as a JSON-ready dict with exactly the documented keys, in the documented order."""
     return {
         "file": file,
@@ -45,10 +70,15 @@ def build_inspect_record(parsed: ParsedMessage, file: str) -> dict[str, object]:
             for attachment in parsed.attachments
         ],
         "defects": list(parsed.defects),
+        "thread": thread_record(extract_thread_signals(parsed, ticket_prefix=ticket_prefix)),
+        "reply": _reply_record(parsed),
+        "forward": _forward_record(detect_forward(parsed)),
     }
 
 
-def inspect_paths(paths: list[str], out: TextIO, err: TextIO | None = None) -> int:
+def inspect_paths(
+    paths: list[str], out: TextIO, err: TextIO | None = None, *, ticket_prefix: str = DEFAULT_TICKET_PREFIX
+) -> int:
     """Print one JSON object per file (one line each); 1 if a file could not be read, else 0.
 
     A malformed message is not an error: it still gives an object, with its defects listed.
@@ -62,6 +92,6 @@ def inspect_paths(paths: list[str], out: TextIO, err: TextIO | None = None) -> i
             errors.write(f"postroom inspect: cannot read {path}: {error.strerror or error}\n")
             status = 1
             continue
-        record = build_inspect_record(parse_message(raw), path)
+        record = build_inspect_record(parse_message(raw), path, ticket_prefix=ticket_prefix)
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
     return status

@@ -8,14 +8,62 @@ from django.db import models
 from postroom.core.models import TenantOwnedModel
 
 
+class UnknownSenderPolicy(models.TextChoices):
+    """What a follow-up from someone who is not on the ticket becomes (issue #3, item 4)."""
+
+    NOTE = "note", "Add it as an internal note"
+    NEW_TICKET = "new_ticket", "Open a new ticket"
+    QUARANTINE = "quarantine", "Quarantine it (cause unknown_sender_update)"
+
+
+class ClosedReplyPolicy(models.TextChoices):
+    """What a customer reply to a resolved or closed ticket does."""
+
+    REOPEN = "reopen", "Reopen the ticket"
+    NEW_LINKED = "new_linked", "Open a new ticket linked to the old one"
+    NEW_AFTER_DAYS = "new_after_days", "Reopen within N days, after that a new linked ticket"
+    REJECT = "reject", "Reject with an automatic notice"
+
+
 class Queue(TenantOwnedModel):
     name = models.CharField(max_length=200)
     slug = models.SlugField()
     is_default = models.BooleanField(default=False, help_text="Where mail lands when nothing else routes it.")
+    from_address = models.EmailField(blank=True, help_text="The address replies are sent from.")
+    from_name = models.CharField(max_length=200, blank=True)
+    signature = models.TextField(blank=True, help_text="Added to replies; merge fields like {agent_name}.")
+    reply_to_token = models.BooleanField(
+        default=False, help_text="Send a plus-addressed Reply-To carrying the signed thread token."
+    )
+    unknown_sender_policy = models.CharField(
+        max_length=16, choices=UnknownSenderPolicy.choices, default=UnknownSenderPolicy.NOTE
+    )
+    allow_organization_followups = models.BooleanField(
+        default=True, help_text="People of the requester's organisation may add to a ticket."
+    )
+    closed_reply_policy = models.CharField(
+        max_length=16, choices=ClosedReplyPolicy.choices, default=ClosedReplyPolicy.REOPEN
+    )
+    reopen_within_days = models.PositiveIntegerField(
+        default=14, help_text="For 'new_after_days': replies later than this open a new linked ticket."
+    )
+    foreign_reference_patterns = models.JSONField(
+        default=list, blank=True, help_text=r'Other systems\' numbers in subjects, e.g. ["\\[Ticket#(\\d+)\\]"].'
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "slug"], name="queue_unique_slug")]
         ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Organization(TenantOwnedModel):
+    """A customer organisation; contacts whose address is in one of its domains belong to it."""
+
+    name = models.CharField(max_length=200)
+    domains = models.JSONField(default=list, blank=True, help_text='Lower-case mail domains, e.g. ["acme.example"].')
 
     def __str__(self) -> str:
         return self.name
@@ -27,6 +75,9 @@ class Contact(TenantOwnedModel):
     email = models.CharField(max_length=320)
     email_key = models.CharField(max_length=320)
     name = models.CharField(max_length=300, blank=True)
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts"
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "email_key"], name="contact_unique_email")]
@@ -61,6 +112,15 @@ class Ticket(TenantOwnedModel):
     requester = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="tickets")
     updated_at = models.DateTimeField(auto_now=True)
     last_message_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True, help_text="When it was last resolved or closed.")
+    linked_from = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="follow_up_tickets",
+        help_text="The resolved ticket a late reply came in on.",
+    )
 
     class Meta:
         constraints = [
@@ -104,18 +164,31 @@ class Message(TenantOwnedModel):
         help_text="Identity of an inbound message across redeliveries (see mail.fingerprint).",
     )
     defects = models.JSONField(default=list, blank=True)
+    new_text = models.TextField(blank=True, help_text="What the sender wrote now: quotes and signature removed.")
+    quoted_text = models.TextField(blank=True)
+    signature_text = models.TextField(blank=True)
+    thread_index = models.CharField(
+        max_length=64, blank=True, help_text="Outlook Thread-Index conversation root (first 22 bytes, base64)."
+    )
+    forwarded = models.JSONField(null=True, blank=True, help_text="The forwarded original: from, date, subject.")
+    is_automatic = models.BooleanField(default=False, help_text="An automatic reply (RFC 3834, out of office).")
 
     class Meta:
         constraints = [
+            # Every message that came in by mail has a fingerprint, also one stored as an internal note (a stranger's
+            # follow-up); messages written here have none.
             models.UniqueConstraint(
                 fields=["tenant", "fingerprint"],
-                condition=models.Q(direction="in"),
-                name="message_unique_inbound_fingerprint",
+                condition=~models.Q(fingerprint=""),
+                name="message_unique_mail_fingerprint",
             ),
         ]
         indexes = [
             models.Index(fields=["tenant", "message_id"], name="message_msgid_idx"),
             models.Index(fields=["ticket", "sent_at", "id"], name="message_timeline_idx"),
+            models.Index(
+                fields=["tenant", "thread_index"], condition=~models.Q(thread_index=""), name="message_threadidx_idx"
+            ),
         ]
         ordering = ["sent_at", "id"]
 
@@ -138,3 +211,38 @@ class Attachment(TenantOwnedModel):
 
     def __str__(self) -> str:
         return self.filename
+
+
+class ParticipantRole(models.TextChoices):
+    TO = "to", "To"
+    CC = "cc", "Cc"
+
+
+class Participant(TenantOwnedModel):
+    """Someone besides the requester who is on the conversation: copied on replies, allowed to follow up."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="participants")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    role = models.CharField(max_length=4, choices=ParticipantRole.choices, default=ParticipantRole.CC)
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["ticket", "contact"], name="participant_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.contact} on {self.ticket_id}"
+
+
+class ExternalReference(TenantOwnedModel):
+    """Another system's ticket number carried in a ticket's subjects (e.g. `[Ticket#4711]` of a vendor's desk)."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="external_references")
+    reference = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "reference", "ticket"], name="external_reference_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.reference

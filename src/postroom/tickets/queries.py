@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from postroom.core.localcache import TtlCache
 from postroom.tenants.models import Tenant
-from postroom.tickets.models import Direction, Message, Queue, Ticket
+from postroom.tickets.models import Message, Queue, Ticket
 
 
 def find_message_by_ids(tenant: Tenant, message_ids: Sequence[str]) -> Message | None:
@@ -26,8 +26,9 @@ def find_ticket_by_number(tenant: Tenant, number: int) -> Ticket | None:
 
 
 def find_inbound_by_fingerprint(tenant: Tenant, fingerprint: str) -> Message | None:
-    """Served by the partial unique index on (tenant, fingerprint) for inbound messages; at most one row."""
-    rows = Message.objects.filter(tenant=tenant, direction=Direction.INBOUND, fingerprint=fingerprint)
+    """Served by the partial unique index on (tenant, fingerprint) of mail-borne messages; at most one row."""
+    # `.exclude(fingerprint="")` repeats the partial index's condition so that generic (prepared) plans use it.
+    rows = Message.objects.filter(tenant=tenant, fingerprint=fingerprint).exclude(fingerprint="")
     # No ORDER BY: with `.first()` PostgreSQL may walk the primary key instead of using the unique index.
     return next(iter(rows.select_related("ticket").only("id", "ticket__reference").order_by()[:1]), None)
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import connection
 
 from postroom.core.blobs import FileBlobStore
+from postroom.core.db import fetch_row, insert_row, insert_rows, update_row
 from postroom.mail.ticketref import format_ticket_reference
 from postroom.mail.values import Address, ParsedAttachment
 from postroom.tenants.models import Tenant
@@ -15,7 +17,10 @@ from postroom.tickets.models import (
     Attachment,
     Contact,
     Direction,
+    ExternalReference,
     Message,
+    Participant,
+    ParticipantRole,
     Queue,
     Ticket,
     TicketSequence,
@@ -29,15 +34,26 @@ def build_email_key(address: str) -> str:
     return address.strip().lower()
 
 
+_CONTACT_BY_KEY = "tenant_id = %s AND email_key = %s"  # the unique constraint contact_unique_email
+
+
 def upsert_contact(tenant: Tenant, address: Address) -> Contact:
-    """The contact for this address; a display name fills an empty name but never overwrites one."""
+    """The contact for this address; a display name fills an empty name but never overwrites one.
+
+    One SELECT for a known sender; a new one is inserted with ON CONFLICT DO NOTHING (no savepoint), and a
+    concurrent insert of the same address is read back after it committed."""
     key = build_email_key(address.address)
-    contact, created = Contact.objects.get_or_create(
-        tenant=tenant, email_key=key, defaults={"email": address.address, "name": address.name[:300]}
-    )
-    if not created and address.name and not contact.name:
+    contact = fetch_row(Contact, _CONTACT_BY_KEY, [tenant.pk, key])
+    if contact is None:
+        contact = Contact(tenant=tenant, email_key=key, email=address.address, name=address.name[:300])
+        if insert_row(contact, ignore_conflicts=True):
+            return contact
+        contact = fetch_row(Contact, _CONTACT_BY_KEY, [tenant.pk, key])
+        if contact is None:  # pragma: no cover - the conflicting row was committed, so it is visible now
+            raise RuntimeError(f"contact {key!r} conflicted but cannot be read")
+    if address.name and not contact.name:
         contact.name = address.name[:300]
-        contact.save(update_fields=["name"])
+        update_row(contact, ["name"])
     return contact
 
 
@@ -60,10 +76,19 @@ def allocate_ticket_number(tenant: Tenant) -> int:
 
 
 def create_ticket(
-    *, tenant: Tenant, queue: Queue, subject: str, requester: Contact, at: dt.datetime, prefix: str
+    *,
+    tenant: Tenant,
+    queue: Queue,
+    subject: str,
+    requester: Contact,
+    at: dt.datetime,
+    prefix: str,
+    linked_from: Ticket | None = None,
 ) -> Ticket:
+    """A new ticket with the tenant's next number. The number's row stays locked until the caller commits, so do
+    slow work (blob writes) before this."""
     number = allocate_ticket_number(tenant)
-    return Ticket.objects.create(
+    ticket = Ticket(
         tenant=tenant,
         number=number,
         reference=format_ticket_reference(prefix, number),
@@ -71,21 +96,27 @@ def create_ticket(
         subject=subject[:998],
         requester=requester,
         last_message_at=at,
+        linked_from=linked_from,
     )
+    insert_row(ticket)
+    return ticket
 
 
 def lock_ticket(ticket_id: int) -> Ticket:
     """Row-lock a ticket before appending to it; callers lock the ledger row first, then the ticket."""
-    return Ticket.objects.select_for_update().get(pk=ticket_id)
+    ticket = fetch_row(Ticket, "id = %s", [ticket_id], for_update=True)
+    if ticket is None:
+        raise Ticket.DoesNotExist(f"no ticket with id {ticket_id}")
+    return ticket
 
 
-def note_customer_activity(ticket: Ticket, at: dt.datetime) -> bool:
-    """A customer wrote: reopen a waiting or finished ticket (per-queue policies arrive with issue #3)."""
-    reopened = ticket.status in REOPENING_STATUSES
+def note_customer_activity(ticket: Ticket, at: dt.datetime, *, reopen: bool = True) -> bool:
+    """A customer wrote: reopen a waiting or finished ticket unless told not to (the admit stage decides)."""
+    reopened = reopen and ticket.status in REOPENING_STATUSES
     if reopened:
         ticket.status = TicketStatus.OPEN
     ticket.last_message_at = max(ticket.last_message_at, at)
-    ticket.save(update_fields=["status", "last_message_at", "updated_at"])
+    update_row(ticket, ["status", "last_message_at", "updated_at"])
     return reopened
 
 
@@ -103,13 +134,20 @@ class InboundContent:
     raw_sha256: str
     fingerprint: str
     defects: list[str]
+    new_text: str = ""
+    quoted_text: str = ""
+    signature_text: str = ""
+    thread_index: str = ""
+    forwarded: dict[str, str | None] | None = None
+    is_automatic: bool = False
+    internal: bool = False  # stored as an internal note (a stranger's follow-up, a reply to a notification)
 
 
 def add_inbound_message(*, ticket: Ticket, author: Contact, content: InboundContent) -> Message:
-    return Message.objects.create(
+    message = Message(
         tenant_id=ticket.tenant_id,
         ticket=ticket,
-        direction=Direction.INBOUND,
+        direction=Direction.NOTE if content.internal else Direction.INBOUND,
         author=author,
         subject=content.subject[:998],
         text=content.text,
@@ -123,14 +161,32 @@ def add_inbound_message(*, ticket: Ticket, author: Contact, content: InboundCont
         raw_sha256=content.raw_sha256,
         fingerprint=content.fingerprint,
         defects=content.defects,
+        new_text=content.new_text,
+        quoted_text=content.quoted_text,
+        signature_text=content.signature_text,
+        thread_index=content.thread_index[:64],
+        forwarded=content.forwarded,
+        is_automatic=content.is_automatic,
     )
+    insert_row(message)
+    return message
 
 
-def store_attachments(message: Message, attachments: tuple[ParsedAttachment, ...], store: FileBlobStore) -> int:
-    rows = []
+def store_attachment_blobs(attachments: tuple[ParsedAttachment, ...], store: FileBlobStore) -> None:
+    """Write the parts' bytes; call it before locking anything (file writes, and the blobs are idempotent)."""
     for part in attachments:
         # Derived from the durable raw message, so no fsync per part (docs/adr/0003-exactly-once-ingestion.md).
         store.put(part.payload, durable=False, digest=part.sha256)
+
+
+def store_attachments(
+    message: Message, attachments: tuple[ParsedAttachment, ...], store: FileBlobStore, *, blobs_written: bool = False
+) -> int:
+    """The attachment rows of a message in one INSERT, and their blobs unless `store_attachment_blobs` wrote them."""
+    if not blobs_written:
+        store_attachment_blobs(attachments, store)
+    rows = []
+    for part in attachments:
         rows.append(
             Attachment(
                 tenant_id=message.tenant_id,
@@ -145,10 +201,31 @@ def store_attachments(message: Message, attachments: tuple[ParsedAttachment, ...
                 content_id=(part.content_id or "")[:998],
             )
         )
-    Attachment.objects.bulk_create(rows)
+    insert_rows(rows)
     return len(rows)
 
 
 def ensure_default_queue(tenant: Tenant) -> Queue:
     queue, _ = Queue.objects.get_or_create(tenant=tenant, slug="inbox", defaults={"name": "Inbox", "is_default": True})
     return queue
+
+
+def add_participants(ticket: Ticket, people: Sequence[Address]) -> int:
+    """Add people to the conversation (copied on replies, allowed to follow up); known ones are skipped."""
+    added = 0
+    for person in people:
+        contact = upsert_contact(Tenant(pk=ticket.tenant_id), person)
+        if contact.pk == ticket.requester_id:
+            continue
+        row = Participant(tenant_id=ticket.tenant_id, ticket=ticket, contact=contact, role=ParticipantRole.CC)
+        added += insert_row(row, ignore_conflicts=True)
+    return added
+
+
+def record_external_references(ticket: Ticket, references: Sequence[str]) -> None:
+    """Remember other systems' numbers seen in this ticket's subjects, so later mail carrying them threads here."""
+    for reference in references:
+        insert_row(
+            ExternalReference(tenant_id=ticket.tenant_id, ticket=ticket, reference=reference[:200]),
+            ignore_conflicts=True,
+        )

@@ -30,9 +30,16 @@ def list_tickets(queue: Queue | None, status: str | None) -> QuerySet[Ticket]:
 def list_timeline(ticket: Ticket) -> QuerySet[Message]:
     return (
         Message.objects.filter(ticket=ticket)
-        .select_related("author", "inbound")
-        .prefetch_related("attachments")
+        .select_related("author", "author_user", "inbound", "delivery")
+        .prefetch_related("attachments", "delivery__events")
         .order_by("sent_at", "id")
+    )
+
+
+def default_cc(ticket: Ticket) -> str:
+    """The participants, as the reply form's Cc field shows them."""
+    return ", ".join(
+        ticket.participants.select_related("contact").order_by("id").values_list("contact__email", flat=True)
     )
 
 

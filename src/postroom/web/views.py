@@ -5,9 +5,19 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from postroom.inbound.models import InboundMessage, InboundStatus
+from postroom.outbound.services import (
+    ReplyConflictError,
+    ReplyDraft,
+    ReplyRefusedError,
+    add_note,
+    parse_address_list,
+    send_reply,
+    set_ticket_status,
+)
 from postroom.tickets.models import Message, Queue, Ticket, TicketStatus
 from postroom.web import queries
 
@@ -36,14 +46,75 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
-def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
-    ticket = get_object_or_404(Ticket.objects.select_related("queue", "requester"), reference=reference)
+def _render_ticket(
+    request: HttpRequest,
+    ticket: Ticket,
+    *,
+    form: dict[str, str] | None = None,
+    error: str = "",
+    arrived: list[Message] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    timeline = list(queries.list_timeline(ticket))
+    defaults = {"to": ticket.requester.email, "cc": queries.default_cc(ticket), "text": "", "kind": "reply"}
     return render(
         request,
         "postroom/ticket_detail.html",
-        {"ticket": ticket, "timeline": queries.list_timeline(ticket)},
+        {
+            "ticket": ticket,
+            "timeline": timeline,
+            "last_seen": max((message.pk for message in timeline), default=0),
+            "form": {**defaults, **(form or {})},
+            "error": error,
+            "arrived": arrived or [],
+            "statuses": TicketStatus.choices,
+        },
+        status=status,
     )
+
+
+@login_required
+def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
+    ticket = get_object_or_404(Ticket.objects.select_related("queue", "requester"), reference=reference)
+    return _render_ticket(request, ticket)
+
+
+@login_required
+@require_POST
+def ticket_reply(request: HttpRequest, reference: str) -> HttpResponse:
+    """Send a reply or add a note; a refusal re-shows the form with the agent's text and what to do."""
+    ticket = get_object_or_404(Ticket.objects.select_related("queue", "requester"), reference=reference)
+    form = {key: request.POST.get(key, "") for key in ("to", "cc", "text", "kind", "status")}
+    try:
+        if form["kind"] == "note":
+            add_note(ticket.pk, request.user, form["text"])  # type: ignore[arg-type]
+        else:
+            last_seen = request.POST.get("last_seen", "")
+            draft = ReplyDraft(
+                text=form["text"],
+                to=parse_address_list(form["to"]),
+                cc=parse_address_list(form["cc"]),
+                last_seen_message_id=int(last_seen) if last_seen.isdigit() else None,
+                send_anyway=request.POST.get("send_anyway") == "1",
+                status=form["status"] if form["status"] in TicketStatus.values else None,
+            )
+            send_reply(ticket.pk, request.user, draft)  # type: ignore[arg-type]
+    except ReplyConflictError as conflict:
+        return _render_ticket(request, ticket, form=form, error=str(conflict), arrived=conflict.arrived, status=409)
+    except ReplyRefusedError as refusal:
+        return _render_ticket(request, ticket, form=form, error=str(refusal), status=422)
+    return redirect("ticket-detail", reference=ticket.reference)
+
+
+@login_required
+@require_POST
+def ticket_status(request: HttpRequest, reference: str) -> HttpResponse:
+    ticket = get_object_or_404(Ticket, reference=reference)
+    status = request.POST.get("status", "")
+    if status not in TicketStatus.values:
+        return _render_ticket(request, ticket, error=f"unknown status {status!r}", status=422)
+    set_ticket_status(ticket.pk, status)
+    return redirect("ticket-detail", reference=ticket.reference)
 
 
 @login_required

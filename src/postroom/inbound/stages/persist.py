@@ -1,4 +1,4 @@
-"""Write the ticket, contact, message and attachments; a redelivered message is recorded as a duplicate."""
+"""Write the ticket, contact, message, participants and attachments; a redelivery is recorded as a duplicate."""
 
 from __future__ import annotations
 
@@ -7,13 +7,19 @@ from typing import Final
 from postroom.inbound.context import InboundContext, StageResult, Stop
 from postroom.inbound.models import InboundMessage, InboundStatus
 from postroom.mail.fingerprint import build_fingerprint
+from postroom.mail.forwards import ForwardInfo
+from postroom.mail.threadindex import parse_thread_index
+from postroom.mail.threads import extract_thread_signals
 from postroom.tickets.queries import find_inbound_by_fingerprint
 from postroom.tickets.services import (
     InboundContent,
     add_inbound_message,
+    add_participants,
     create_ticket,
     lock_ticket,
     note_customer_activity,
+    record_external_references,
+    store_attachment_blobs,
     store_attachments,
     upsert_contact,
 )
@@ -38,6 +44,8 @@ def run(ctx: InboundContext) -> StageResult:
             stop=Stop(InboundStatus.PROCESSED),
         )
     sent_at = parsed.date or ctx.inbound.received_at
+    # File writes first: the ticket number's row lock (taken by create_ticket) is held until the commit.
+    store_attachment_blobs(parsed.attachments, ctx.store)
     author = upsert_contact(ctx.tenant, ctx.requester)
     if ctx.ticket is None:
         ticket = create_ticket(
@@ -47,14 +55,20 @@ def run(ctx: InboundContext) -> StageResult:
             requester=author,
             at=sent_at,
             prefix=ctx.options.ticket_prefix,
+            linked_from=ctx.linked_from,
         )
         verdict, reason = "created", f"new ticket {ticket.reference} in queue {ctx.queue.name}"
+        if ctx.linked_from is not None:
+            reason += f", linked to {ctx.linked_from.reference}"
     else:
         ticket = lock_ticket(ctx.ticket.pk)
-        reopened = note_customer_activity(ticket, sent_at)
-        verdict = "appended"
-        reason = f"added to {ticket.reference}" + (" and reopened it" if reopened else "")
+        reopened = note_customer_activity(ticket, sent_at, reopen=ctx.reopen and not ctx.as_note)
+        verdict = "appended_as_note" if ctx.as_note else "appended"
+        reason = f"added to {ticket.reference}" + (" as an internal note" if ctx.as_note else "")
+        reason += " and reopened it" if reopened else ""
     ctx.ticket = ticket
+    reading = ctx.require_reading()
+    thread_index = next((value for name, value in parsed.headers if name.lower() == "thread-index"), "")
     ctx.message = add_inbound_message(
         ticket=ticket,
         author=author,
@@ -71,12 +85,53 @@ def run(ctx: InboundContext) -> StageResult:
             raw_sha256=ctx.inbound.raw_sha256,
             fingerprint=fingerprint,
             defects=list(parsed.defects),
+            new_text=reading.reply.new_text,
+            quoted_text=reading.reply.quoted_text,
+            signature_text=reading.reply.signature,
+            thread_index=_thread_root(thread_index),
+            forwarded=_forward_record(reading.forward),
+            is_automatic=reading.automatic.is_automatic,
+            internal=ctx.as_note,
         ),
     )
-    count = store_attachments(ctx.message, parsed.attachments, ctx.store)
+    count = store_attachments(ctx.message, parsed.attachments, ctx.store, blobs_written=True)
+    added = 0 if ctx.as_note else add_participants(ticket, ctx.participants)
+    foreign = _foreign_references(ctx)
+    if foreign:
+        record_external_references(ticket, foreign)
     return StageResult(
         verdict=verdict,
         reason=reason,
-        data={"ticket": ticket.reference, "message": ctx.message.pk, "attachments": count},
+        data={"ticket": ticket.reference, "message": ctx.message.pk, "attachments": count, "participants": added},
         stop=Stop(InboundStatus.PROCESSED),
     )
+
+
+def _thread_root(value: str) -> str:
+    """The Outlook conversation key (MS-OXOMSG 2.2.1.3) that later messages of the conversation share."""
+    index = parse_thread_index(value) if value else None
+    return index.root if index is not None else ""
+
+
+def _forward_record(forward: ForwardInfo | None) -> dict[str, str | None] | None:
+    if forward is None:
+        return None
+    return {
+        "from": forward.from_.address if forward.from_ is not None else None,
+        "name": forward.from_.name if forward.from_ is not None else None,
+        "date": forward.date.isoformat() if forward.date is not None else forward.date_text,
+        "subject": forward.subject,
+    }
+
+
+def _foreign_references(ctx: InboundContext) -> tuple[str, ...]:
+    patterns = ctx.queue.foreign_reference_patterns if ctx.queue is not None else []
+    if not patterns:
+        return ()
+    try:
+        signals = extract_thread_signals(
+            ctx.require_parsed(), ticket_prefix=ctx.options.ticket_prefix, foreign_patterns=patterns
+        )
+    except ValueError:
+        return ()
+    return signals.foreign_refs

@@ -1,42 +1,59 @@
-"""Find the ticket a message continues: its In-Reply-To/References, else a ticket number in the subject.
-
-This is the minimal matcher; the scored matcher over all signals (signed tokens, Thread-Index, body marker)
-replaces it with issue #3.
-"""
+"""Find the ticket a message continues with the scored matcher over all threading signals."""
 
 from __future__ import annotations
 
 from typing import Final
 
 from postroom.inbound.context import InboundContext, StageResult
-from postroom.mail.ticketref import find_ticket_numbers
-from postroom.tickets.queries import find_message_by_ids, find_ticket_by_number
+from postroom.inbound.matcher import match_thread
+from postroom.mail.threads import extract_thread_signals
+from postroom.mail.tokens import find_tokens
+from postroom.tenants.keys import get_key_ring
+from postroom.tickets.models import Direction, Ticket
 
 NAME: Final = "thread"
 
 
 def run(ctx: InboundContext) -> StageResult:
     parsed = ctx.require_parsed()
-    # In-Reply-To names the direct parent; References lists ancestors oldest first (RFC 5322 section 3.6.4).
-    ids = list(dict.fromkeys([*parsed.in_reply_to, *reversed(parsed.references)]))
-    match = find_message_by_ids(ctx.tenant, ids)
-    if match is not None:
-        ctx.ticket = match.ticket
-        header = "In-Reply-To" if match.message_id in parsed.in_reply_to else "References"
+    patterns = ctx.queue.foreign_reference_patterns if ctx.queue is not None else []
+    try:
+        signals = extract_thread_signals(parsed, ticket_prefix=ctx.options.ticket_prefix, foreign_patterns=patterns)
+    except ValueError:  # a bad pattern is the admin's mistake: thread without foreign numbers, say so in the trace
+        signals = extract_thread_signals(parsed, ticket_prefix=ctx.options.ticket_prefix)
+    # A plus-addressed Reply-To token arrives in the envelope recipient, which headers may not show.
+    envelope_tokens = find_tokens(addresses=ctx.inbound.envelope_to or ())
+    tokens = tuple(dict.fromkeys([*signals.tokens, *envelope_tokens]))
+    match = match_thread(
+        ctx.tenant.pk, signals, in_reply_to=parsed.in_reply_to, tokens=tokens, ring=get_key_ring(ctx.tenant)
+    )
+    rejected = "; ".join(match.rejected) or None
+    if match.ticket_id is None:
         return StageResult(
-            verdict="follow_up",
-            reason=f"{header} names message <{match.message_id}> of {match.ticket.reference}",
-            data={"ticket": match.ticket.reference, "signal": header.lower()},
+            verdict="new_ticket",
+            reason="no signal names a known ticket" + (f" (rejected: {rejected})" if rejected else ""),
+            data={"rejected": rejected, "subject": signals.subject_normalized[:200]},
         )
-    for number in find_ticket_numbers(parsed.subject, ctx.options.ticket_prefix):
-        ticket = find_ticket_by_number(ctx.tenant, number)
-        if ticket is not None:
-            ctx.ticket = ticket
-            return StageResult(
-                verdict="follow_up",
-                reason=f"the subject carries the ticket number {ticket.reference}",
-                data={"ticket": ticket.reference, "signal": "subject"},
-            )
+    ticket = Ticket.objects.select_related("queue", "requester", "tenant").get(pk=match.ticket_id)
+    ctx.ticket = ticket
+    answered = match.answered
+    ctx.answered_message_id = answered.message_pk if answered is not None else None
+    if answered is not None and answered.message_direction == Direction.NOTE:
+        ctx.as_note = True  # an email reply to an internal notification stays internal
+    strongest = match.strongest
+    signals_used = sorted({item.signal for item in match.chosen})
+    others = sorted({item.ticket_reference for item in match.evidence if item.ticket_id != match.ticket_id})
     return StageResult(
-        verdict="new_ticket", reason="no known Message-ID in In-Reply-To/References and no ticket number"
+        verdict="follow_up",
+        reason=f"{strongest.detail if strongest else 'matched'}: {ticket.reference}"
+        + (f"; also pointing elsewhere: {', '.join(others)}" if others else "")
+        + (f"; rejected: {rejected}" if rejected else ""),
+        data={
+            "ticket": ticket.reference,
+            "signal": strongest.signal if strongest else None,
+            "signals": ",".join(signals_used),
+            "score": match.score,
+            "rejected": rejected,
+            "internal": int(ctx.as_note),
+        },
     )

@@ -1,0 +1,31 @@
+"""The API's root: session authentication (the console's login) for now; API tokens come with the console issue."""
+
+from __future__ import annotations
+
+import json
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, ValidationError
+from ninja.security import django_auth
+
+from postroom.api.problems import problem_response
+from postroom.api.tickets import router as tickets_router
+
+api = NinjaAPI(title="Postroom API", version="1", auth=django_auth, urls_namespace="api")
+api.add_router("/tickets", tickets_router)
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    return problem_response(422, "Invalid request", json.dumps(exc.errors, default=str)[:2000])
+
+
+@api.exception_handler(AuthenticationError)
+def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return problem_response(401, "Sign in first")
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return problem_response(404, "Not found")
