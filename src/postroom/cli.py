@@ -193,6 +193,48 @@ def cmd_route(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys(args: argparse.Namespace) -> int:
+    from postroom.tenants.keys import get_key_ring, retire_threading_key, rotate_threading_key
+    from postroom.tenants.services import get_default_tenant
+
+    tenant = get_default_tenant()
+    if args.action == "rotate":
+        row = rotate_threading_key(tenant)
+        print(f"{row.key_id} now signs new mail; older keys verify replies until retired")
+    elif args.action == "retire":
+        if not args.key_id:
+            raise CommandError("usage: postroom keys retire KEY_ID", EXIT_USAGE)
+        try:
+            retire_threading_key(tenant, args.key_id)
+        except ValueError as e:
+            raise CommandError(str(e)) from e
+        print(f"{args.key_id} retired: replies carrying its tokens no longer thread by token")
+    ring = get_key_ring(tenant)
+    for key_id in sorted({*ring.keys, *ring.retired}):
+        state = "signing" if key_id == ring.signing_key_id else ("retired" if key_id in ring.retired else "verifying")
+        print(f"{key_id}\t{state}")
+    return 0
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from postroom.outbound.queries import list_deliveries, retry_delivery
+    from postroom.outbound.sender import send_due_deliveries
+
+    if args.action == "retry":
+        if not args.ids:
+            raise CommandError("usage: postroom outbox retry ID...", EXIT_USAGE)
+        for delivery_id in args.ids:
+            if not retry_delivery(delivery_id):
+                raise CommandError(f"no failed or deferred delivery {delivery_id}")
+    if args.action in {"retry", "send"}:
+        print(f"sent or attempted: {send_due_deliveries()}")
+        return 0
+    for row in list_deliveries(args.status):
+        reply = f" {row.last_reply[:80]}" if row.last_reply else ""
+        print(f"{row.pk}\t{row.status}\t{row.attempts}\t{','.join(row.recipients)[:60]}{reply}")
+    return 0
+
+
 def cmd_manage(args: argparse.Namespace) -> int:
     from django.core.management import execute_from_command_line
 
@@ -255,6 +297,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("address", nargs="?")
     p.add_argument("queue", nargs="?")
     p.set_defaults(func=cmd_route)
+
+    p = sub.add_parser("keys", help="the threading keys: list, rotate (new signing key) or retire KEY_ID")
+    p.add_argument("action", choices=["list", "rotate", "retire"])
+    p.add_argument("key_id", nargs="?")
+    p.set_defaults(func=cmd_keys)
+
+    p = sub.add_parser("outbox", help="outbound mail: list [--status S], send (due now) or retry ID...")
+    p.add_argument("action", choices=["list", "send", "retry"])
+    p.add_argument("ids", nargs="*", type=int, metavar="ID")
+    p.add_argument("--status", choices=["queued", "sending", "sent", "deferred", "failed"])
+    p.set_defaults(func=cmd_outbox)
 
     p = sub.add_parser("manage", help="run a Django management command")
     p.add_argument("rest", nargs=argparse.REMAINDER)

@@ -357,3 +357,79 @@ def test_thanks_does_not_reopen_a_resolved_ticket(ingest: Ingest, agent: object,
     ticket.refresh_from_db()
     assert row.message.ticket_id == ticket.pk and ticket.status == TicketStatus.RESOLVED
     assert next(step for step in row.trace if step["stage"] == "admit")["verdict"] == "appended_quietly"
+
+
+@pytest.mark.django_db
+def test_an_agent_forwarding_customer_mail_makes_the_customer_the_requester(ingest: Ingest, agent: object) -> None:
+    """
+    GIVEN an agent (alice@example.com)
+    WHEN she forwards a customer's mail to the support address, Gmail style
+    THEN the new ticket's requester is the customer, and the trace says who forwarded it
+    """
+    add_route("support@example.com", "Support")
+    row = ingest(
+        build_mail(
+            sender="Alice <alice@example.com>",
+            subject="Fwd: Invoice 4711 is wrong",
+            body="Can someone take this?\n\n---------- Forwarded message ---------\n"
+            "From: Carol Customer <carol@customer.example>\nDate: Mon, Nov 2, 2026 at 9:00 AM\n"
+            "Subject: Invoice 4711 is wrong\nTo: <alice@example.com>\n\nThe amount is twice what we agreed.\n",
+        )
+    )
+    assert row.message.ticket.requester.email == "carol@customer.example"
+    assert row.message.forwarded["from"] == "carol@customer.example"
+    admit = next(step for step in row.trace if step["stage"] == "admit")
+    assert admit["data"]["forwarded_by"] == "alice@example.com"
+
+
+@pytest.mark.django_db
+def test_a_reply_to_an_internal_notification_stays_internal(ingest: Ingest, agent: object) -> None:
+    """
+    GIVEN an internal note that was mailed to agents with a signed Message-ID (an internal notification)
+    WHEN an agent answers that mail
+    THEN the answer is stored as an internal note on the ticket, never as customer correspondence
+    """
+    from postroom.mail.tokens import ThreadToken, build_message_id, build_token
+    from postroom.outbound.services import add_note
+    from postroom.tenants.keys import get_key_ring
+
+    ticket = _open_ticket(ingest)
+    note = add_note(ticket.pk, agent, "Please check the toner levels.")  # type: ignore[arg-type]
+    ring = get_key_ring(ticket.tenant)
+    notification_id = build_message_id(
+        build_token(ThreadToken(ticket.pk, note.pk, ring.signing_key_id), ring.signing_key), "example.com"
+    )
+    row = ingest(build_mail(sender="alice@example.com", subject="Re: note", in_reply_to=notification_id))
+    assert row.message.ticket_id == ticket.pk and row.message.direction == Direction.NOTE
+
+
+@pytest.mark.django_db
+def test_outlook_thread_index_and_foreign_numbers_thread(ingest: Ingest) -> None:
+    """
+    GIVEN a ticket opened by an Outlook mail with a Thread-Index, in a queue that knows a vendor's `[Ticket#…]`
+    WHEN a later Outlook mail of the same conversation (no References, no tag) and a vendor mail citing the
+         vendor number arrive
+    THEN both land on the ticket, by thread_index and by foreign_reference
+    """
+    add_route("support@example.com", "Support")
+    from postroom.tickets.models import Queue
+
+    Queue.objects.filter(name="Support").update(foreign_reference_patterns=[r"\[Ticket#(\d+)\]"])
+    root = b"\x01" + b"\x02" * 5 + b"\x33" * 16
+    first = ingest(
+        build_mail(
+            subject="Broken scanner [Ticket#778899]",
+            extra_headers={"Thread-Index": base64.b64encode(root).decode()},
+        )
+    )
+    ticket = first.message.ticket
+    later = ingest(
+        build_mail(
+            subject="scanner again", extra_headers={"Thread-Index": base64.b64encode(root + b"\x00" * 5).decode()}
+        )
+    )
+    vendor = ingest(build_mail(subject="Update on [Ticket#778899]", body="We shipped a new part."))
+
+    assert later.message.ticket_id == ticket.pk and vendor.message.ticket_id == ticket.pk
+    signals = [next(s for s in row.trace if s["stage"] == "thread")["data"]["signal"] for row in (later, vendor)]
+    assert signals == ["thread_index", "foreign_reference"]

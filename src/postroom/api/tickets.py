@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from postroom.api.problems import problem_response
 from postroom.mail.values import Address
@@ -71,7 +71,7 @@ def list_messages(request: HttpRequest, reference: str) -> list[MessageOut]:
 
 
 @router.post("/{reference}/replies", response={201: MessageOut})
-def create_reply(request: HttpRequest, reference: str, payload: ReplyIn) -> tuple[int, MessageOut] | HttpResponse:
+def create_reply(request: HttpRequest, reference: str, payload: ReplyIn) -> Status[MessageOut] | HttpResponse:
     ticket = get_object_or_404(Ticket, reference=reference)
     draft = ReplyDraft(
         text=payload.text,
@@ -88,18 +88,18 @@ def create_reply(request: HttpRequest, reference: str, payload: ReplyIn) -> tupl
             409,
             "New messages arrived on this ticket",
             str(conflict),
-            arrived=[_message_out(m).dict() for m in conflict.arrived],
+            arrived=[_message_out(m).model_dump(mode="json") for m in conflict.arrived],
         )
     except ReplyRefusedError as refusal:
         return problem_response(422, "Reply refused", str(refusal))
-    return 201, _message_out(message)
+    return Status(201, _message_out(message))
 
 
 @router.post("/{reference}/notes", response={201: MessageOut})
-def create_note(request: HttpRequest, reference: str, payload: NoteIn) -> tuple[int, MessageOut] | HttpResponse:
+def create_note(request: HttpRequest, reference: str, payload: NoteIn) -> Status[MessageOut] | HttpResponse:
     ticket = get_object_or_404(Ticket, reference=reference)
     try:
         message = add_note(ticket.pk, request.user, payload.text)  # type: ignore[arg-type]
     except ReplyRefusedError as refusal:
         return problem_response(422, "Note refused", str(refusal))
-    return 201, _message_out(message)
+    return Status(201, _message_out(message))
