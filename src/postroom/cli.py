@@ -247,6 +247,30 @@ def install_stop_handlers(stop: Callable[[], None]) -> None:
         signal.signal(sig, lambda *_: stop())
 
 
+def _add_admin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Routes, keys, the outbox and Django's management commands: what an operator looks after."""
+    p = sub.add_parser("route", help="map an address to a queue (add) or show the routes (list)")
+    p.add_argument("action", choices=["add", "list"])
+    p.add_argument("address", nargs="?")
+    p.add_argument("queue", nargs="?")
+    p.set_defaults(func=cmd_route)
+
+    p = sub.add_parser("keys", help="the threading keys: list, rotate (new signing key) or retire KEY_ID")
+    p.add_argument("action", choices=["list", "rotate", "retire"])
+    p.add_argument("key_id", nargs="?")
+    p.set_defaults(func=cmd_keys)
+
+    p = sub.add_parser("outbox", help="outbound mail: list [--status S], send (due now) or retry ID...")
+    p.add_argument("action", choices=["list", "send", "retry"])
+    p.add_argument("ids", nargs="*", type=int, metavar="ID")
+    p.add_argument("--status", choices=["queued", "sending", "sent", "deferred", "failed"])
+    p.set_defaults(func=cmd_outbox)
+
+    p = sub.add_parser("manage", help="run a Django management command")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_manage)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="postroom", description="Postroom: the email service desk.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -292,26 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=15.0)
     p.set_defaults(func=cmd_scheduler)
 
-    p = sub.add_parser("route", help="map an address to a queue (add) or show the routes (list)")
-    p.add_argument("action", choices=["add", "list"])
-    p.add_argument("address", nargs="?")
-    p.add_argument("queue", nargs="?")
-    p.set_defaults(func=cmd_route)
-
-    p = sub.add_parser("keys", help="the threading keys: list, rotate (new signing key) or retire KEY_ID")
-    p.add_argument("action", choices=["list", "rotate", "retire"])
-    p.add_argument("key_id", nargs="?")
-    p.set_defaults(func=cmd_keys)
-
-    p = sub.add_parser("outbox", help="outbound mail: list [--status S], send (due now) or retry ID...")
-    p.add_argument("action", choices=["list", "send", "retry"])
-    p.add_argument("ids", nargs="*", type=int, metavar="ID")
-    p.add_argument("--status", choices=["queued", "sending", "sent", "deferred", "failed"])
-    p.set_defaults(func=cmd_outbox)
-
-    p = sub.add_parser("manage", help="run a Django management command")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_manage)
+    _add_admin_commands(sub)
     return parser
 
 

@@ -65,7 +65,7 @@ def test_reply_from_the_form_is_queued_and_shown_with_its_status(agent_client: C
 
 
 def test_a_conflict_shows_what_arrived_and_offers_send_anyway(agent_client: Client, ticket: Ticket) -> None:
-    """GIVEN an agent's open page WHEN the customer writes before the agent sends THEN 409, the new mail, the text kept."""
+    """GIVEN an agent's open page WHEN the customer writes before the agent sends THEN 409, what arrived, text kept."""
     seen = _last_seen(agent_client, ticket)
     ingest(build_mail(subject=f"Re: [{ticket.reference}]", body="It is on fire now."))
     response = agent_client.post(
