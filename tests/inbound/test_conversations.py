@@ -7,21 +7,18 @@ them (each dropping or rewriting something), and every one must land on the same
 from __future__ import annotations
 
 import base64
-import dataclasses
 import datetime as dt
 import email
 import email.policy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from email.message import EmailMessage
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from mailfactory import build_mail
 from postroom.inbound.models import InboundMessage, InboundStatus
 from postroom.inbound.routes import add_route
 from postroom.outbound.models import DeliveryStatus, EventKind
-from postroom.outbound.relay import close_pools
 from postroom.outbound.sender import send_due_deliveries
 from postroom.outbound.services import ReplyDraft, send_reply, set_ticket_status
 from postroom.tickets.models import ClosedReplyPolicy, Direction, Message, Ticket, TicketStatus, UnknownSenderPolicy
@@ -29,20 +26,6 @@ from smtpcapture import Captured, CaptureServer
 
 Ingest = Callable[..., InboundMessage]
 CUSTOMER = "Jane Doe <jane.doe@example.org>"
-
-
-@pytest.fixture
-def outbox(settings: object) -> Iterator[CaptureServer]:
-    """A loopback SMTP server as the outbound relay."""
-    with CaptureServer() as server:
-        settings.POSTROOM = dataclasses.replace(settings.POSTROOM, outbound_smtp_url=server.url)  # type: ignore[attr-defined]
-        yield server
-    close_pools()
-
-
-@pytest.fixture
-def agent(db: None) -> object:
-    return get_user_model().objects.create_user("alice", email="alice@example.com", password="x", first_name="Alice")
 
 
 def _open_ticket(ingest: Ingest) -> Ticket:

@@ -31,18 +31,6 @@ def ticket(ingest: Ingest) -> Ticket:
     return row.message.ticket
 
 
-@pytest.fixture
-def ingest(db: None) -> Ingest:
-    from postroom.inbound.services import process_inbound, receive_message
-
-    def run(raw: bytes, **kwargs: object) -> InboundMessage:
-        result = receive_message(raw, enqueue=False, source_kind="test", **kwargs)  # type: ignore[arg-type]
-        process_inbound(result.inbound_id)
-        return InboundMessage.objects.get(pk=result.inbound_id)
-
-    return run
-
-
 @pytest.mark.django_db
 def test_a_reply_is_queued_then_sent_with_signature_and_token(
     ticket: Ticket, agent: object, outbox: CaptureServer

@@ -5,31 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 
+from ingesting import ingest_raw
 from mailfactory import build_mail
-from postroom.inbound.models import InboundMessage
 from postroom.inbound.routes import add_route
-from postroom.inbound.services import process_inbound, receive_message
 from postroom.outbound.models import Delivery
 from postroom.tickets.models import Direction, Message, Ticket, TicketStatus
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def agent_client() -> Client:
-    user = get_user_model().objects.create_user("agent", email="agent@example.com", password="x")
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def ingest(raw: bytes) -> InboundMessage:
-    result = receive_message(raw, source_kind="test", enqueue=False)
-    process_inbound(result.inbound_id)
-    return InboundMessage.objects.select_related("message__ticket").get(pk=result.inbound_id)
+ingest = ingest_raw
 
 
 @pytest.fixture

@@ -6,26 +6,14 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from ingesting import ingest_raw
 from mailfactory import build_mail
-from postroom.inbound.models import InboundMessage
 from postroom.inbound.routes import add_route
-from postroom.inbound.services import process_inbound, receive_message
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def agent_client() -> Client:
-    user = get_user_model().objects.create_user("agent", password="correct horse battery")
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def ingest(raw: bytes) -> InboundMessage:
-    result = receive_message(raw, source_kind="test", enqueue=False)
-    process_inbound(result.inbound_id)
-    return InboundMessage.objects.select_related("message__ticket").get(pk=result.inbound_id)
+ingest = ingest_raw
 
 
 def test_pages_need_sign_in() -> None:
