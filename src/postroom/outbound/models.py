@@ -47,13 +47,14 @@ class EventKind(models.TextChoices):
     ATTEMPT = "attempt", "Send attempt"
     DSN = "dsn", "Delivery status notification"
     MDN = "mdn", "Read receipt"
+    SENT_COPY = "sent_copy", "Copy to the Sent folder"
 
 
 class DeliveryEvent(TenantOwnedModel):
     """One line of a message's communication log: a send attempt's result or a receipt that answered it."""
 
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=8, choices=EventKind.choices)
+    kind = models.CharField(max_length=16, choices=EventKind.choices)
     outcome = models.CharField(max_length=16, help_text="sent, deferred, failed, delivered, displayed, ...")
     detail = models.TextField(blank=True)
     inbound = models.ForeignKey(

@@ -19,6 +19,7 @@ from postroom.core.dispatch import send_task
 from postroom.mail.transport.smtp import SendResult, SendStatus, next_retry_delay
 from postroom.outbound.models import Delivery, DeliveryEvent, DeliveryStatus, EventKind
 from postroom.outbound.relay import RelayNotConfiguredError, find_relay_settings, get_pool
+from postroom.outbound.sent_copy import copy_to_sent
 from postroom.outbound.services import SEND_TASK
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,24 @@ def send_delivery(delivery_id: int) -> str | None:
         result = SendResult(SendStatus.DEFERRED, None, f"internal error: {type(e).__name__}", {})
     _record(row, result, timezone.now())
     log.info("delivery %s: %s %s", delivery_id, row.status, result.code or "")
+    if row.status == DeliveryStatus.SENT:
+        _copy_to_sent_folder(row)
     return str(row.status)
+
+
+def _copy_to_sent_folder(row: Delivery) -> None:
+    """The optional IMAP copy, after the send is recorded (network I/O outside any transaction)."""
+    outcome = copy_to_sent(row)
+    if outcome is None:
+        return
+    DeliveryEvent.objects.create(
+        tenant_id=row.tenant_id,
+        delivery=row,
+        kind=EventKind.SENT_COPY,
+        outcome="copied" if outcome.startswith("copied") else "copy_failed",
+        detail=outcome[:2000],
+        at=timezone.now(),
+    )
 
 
 def find_due_deliveries(limit: int = 100, now: dt.datetime | None = None) -> list[int]:

@@ -1,0 +1,312 @@
+"""A private Dovecot IMAP server on loopback for tests: its own config, users, certificates and maildirs.
+
+Started as `dovecot -F -c <conf>` from Debian's `dovecot-imapd`, listening on two free ports of 127.0.0.1: IMAP
+(STARTTLS offered) and IMAPS, with a server certificate for localhost/127.0.0.1 signed by a throwaway CA.
+
+As root (CI containers) Dovecot refuses to run its login processes or any mailbox as root, so the login process
+runs as `dovenull` (or `nobody`) in Dovecot's usual chroot and the mail is kept by `nobody` in a directory of its
+own under the system temp directory (pytest's tmp_path is not reachable for other users). As any other user it
+runs rootless (Dovecot's HowTo/Rootless): every process is that user, no chroots, mail under tmp_path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import grp
+import ipaddress
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+HOST: Final = "127.0.0.1"
+START_TIMEOUT_SECONDS: Final = 20.0
+
+
+def find_dovecot() -> str | None:
+    """The dovecot binary (Debian installs it in /usr/sbin, which is not on every user's PATH)."""
+    return shutil.which("dovecot") or shutil.which("dovecot", path="/usr/sbin:/usr/local/sbin")
+
+
+# --- certificates -------------------------------------------------------------------------------------------
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _make_ca(common_name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name))
+        .issuer_name(_name(common_name))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def write_test_pki(out: Path) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for localhost and 127.0.0.1 signed by it: (ca.pem, server.crt, server.key)."""
+    ca_key, ca_cert = _make_ca("Postroom Dovecot Test CA")
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("localhost"))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(HOST))]),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    ca_file, cert_file, key_file = out / "ca.pem", out / "server.crt", out / "server.key"
+    ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    key_file.chmod(0o600)
+    return ca_file, cert_file, key_file
+
+
+# --- the server ---------------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class _Identity:
+    internal_user: str
+    internal_group: str
+    login_user: str
+    mail_uid: int
+    mail_gid: int
+    chroot_login: bool
+
+
+def _identity() -> _Identity:
+    if os.geteuid() != 0:
+        me = pwd.getpwuid(os.geteuid())
+        group = grp.getgrgid(os.getegid()).gr_name
+        return _Identity(me.pw_name, group, me.pw_name, me.pw_uid, me.pw_gid, chroot_login=False)
+    nobody = pwd.getpwnam("nobody")
+    try:
+        login_user = pwd.getpwnam("dovenull").pw_name  # created by the dovecot-core package
+    except KeyError:
+        login_user = nobody.pw_name
+    return _Identity("root", "root", login_user, nobody.pw_uid, nobody.pw_gid, chroot_login=True)
+
+
+class DovecotServer:
+    """A running Dovecot with the given users (name -> password); use as a context manager."""
+
+    def __init__(self, root: Path, users: dict[str, str]) -> None:
+        binary = find_dovecot()
+        if binary is None:
+            raise RuntimeError("dovecot is not installed (Debian: apt-get install dovecot-imapd)")
+        self.binary = binary
+        self.root = root
+        self.users = dict(users)
+        self.identity = _identity()
+        self.imap_port = _free_port()
+        self.imaps_port = _free_port()
+        while self.imaps_port == self.imap_port:
+            self.imaps_port = _free_port()
+        self.ca_file, self.cert_file, self.key_file = write_test_pki(root / "pki")
+        self._own_mail_root = self.identity.chroot_login
+        if self._own_mail_root:  # as root: a directory the mail user can reach (tmp_path's parent is 0700)
+            self.mail_root = Path(tempfile.mkdtemp(prefix="postroom-dovecot-mail-"))
+            os.chown(self.mail_root, self.identity.mail_uid, self.identity.mail_gid)
+        else:
+            self.mail_root = root / "mail"
+            self.mail_root.mkdir()
+        self.config_file = root / "dovecot.conf"
+        self.log_file = root / "dovecot.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    # -- what tests look at --
+
+    def maildir(self, user: str, folder: str = "INBOX") -> Path:
+        """A folder's maildir; `folder` as on the wire (modified UTF-7, "/" between levels)."""
+        base = self.mail_root / user / "Maildir"
+        return base if folder.upper() == "INBOX" else base / ("." + folder.replace("/", "."))
+
+    def stored_messages(self, user: str, folder: str = "INBOX") -> list[Path]:
+        """The message files of a folder, in no particular order (empty when the folder does not exist).
+
+        A file's mtime is the message's IMAP internal date; its name ends in ":2,<flags>" (S for \\Seen).
+        """
+        directory = self.maildir(user, folder)
+        files = [p for sub in ("new", "cur") if (directory / sub).is_dir() for p in (directory / sub).iterdir()]
+        return sorted(files, key=lambda p: p.name)
+
+    def log_text(self) -> str:
+        return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+
+    # -- lifecycle --
+
+    def write_config(self) -> None:
+        ident = self.identity
+        (self.root / "base").mkdir(exist_ok=True)
+        (self.root / "state").mkdir(exist_ok=True)
+        passwd = self.root / "passwd"
+        passwd.write_text("".join(f"{name}:{{PLAIN}}{password}\n" for name, password in self.users.items()))
+        chroot = "" if ident.chroot_login else "  chroot =\n"
+        self.config_file.write_text(
+            f"""# Written by tests/dovecotserver.py for one test run.
+protocols = imap
+listen = {HOST}
+base_dir = {self.root / "base"}
+state_dir = {self.root / "state"}
+instance_name = postroom-test-{self.imap_port}
+log_path = {self.log_file}
+info_log_path = {self.log_file}
+default_internal_user = {ident.internal_user}
+default_internal_group = {ident.internal_group}
+default_login_user = {ident.login_user}
+first_valid_uid = {ident.mail_uid}
+first_valid_gid = {ident.mail_gid}
+auth_mechanisms = plain login xoauth2
+auth_failure_delay = 0
+auth_username_chars =
+ssl = yes
+ssl_cert = <{self.cert_file}
+ssl_key = <{self.key_file}
+ssl_min_protocol = TLSv1.2
+mail_location = maildir:~/Maildir
+namespace inbox {{
+  inbox = yes
+  separator = /
+}}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {passwd}
+}}
+userdb {{
+  driver = static
+  args = uid={ident.mail_uid} gid={ident.mail_gid} home={self.mail_root}/%u
+}}
+service imap-login {{
+{chroot}  inet_listener imap {{
+    address = {HOST}
+    port = {self.imap_port}
+  }}
+  inet_listener imaps {{
+    address = {HOST}
+    port = {self.imaps_port}
+    ssl = yes
+  }}
+}}
+service anvil {{
+{chroot}  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+service ipc {{
+{chroot}}}
+"""
+        )
+
+    def start(self) -> None:
+        self.write_config()
+        with (self.root / "dovecot.stdout").open("wb") as out:
+            self.process = subprocess.Popen(
+                [self.binary, "-F", "-c", str(self.config_file)], stdout=out, stderr=subprocess.STDOUT
+            )
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self) -> None:
+        """Until the IMAP port greets and the IMAPS port accepts, or the deadline passes."""
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        last_error = "not tried"
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"dovecot exited with {self.process.returncode}:\n{self._diagnostics()}")
+            try:
+                with socket.create_connection((HOST, self.imap_port), timeout=2) as conn:
+                    greeting = conn.recv(200)
+                with socket.create_connection((HOST, self.imaps_port), timeout=2):
+                    pass
+                if greeting.startswith(b"* OK"):
+                    return
+                last_error = repr(greeting)
+            except OSError as e:
+                last_error = str(e)
+            time.sleep(0.05)
+        raise RuntimeError(
+            f"dovecot did not answer within {START_TIMEOUT_SECONDS}s ({last_error}):\n{self._diagnostics()}"
+        )
+
+    def _diagnostics(self) -> str:
+        stdout = self.root / "dovecot.stdout"
+        return (stdout.read_text(errors="replace") if stdout.exists() else "") + self.log_text()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None
+        if self._own_mail_root:
+            shutil.rmtree(self.mail_root, ignore_errors=True)
+
+    def __enter__(self) -> DovecotServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
