@@ -11,9 +11,7 @@ runs rootless (Dovecot's HowTo/Rootless): every process is that user, no chroots
 
 from __future__ import annotations
 
-import datetime as dt
 import grp
-import ipaddress
 import os
 import pwd
 import shutil
@@ -21,17 +19,18 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+import pytest
+
+from testpki import issue_server_cert, make_ca, write_pem
 
 HOST: Final = "127.0.0.1"
 START_TIMEOUT_SECONDS: Final = 20.0
+NOT_INSTALLED: Final = "dovecot is not installed (Debian: apt-get install dovecot-imapd)"
 
 
 def find_dovecot() -> str | None:
@@ -39,76 +38,18 @@ def find_dovecot() -> str | None:
     return shutil.which("dovecot") or shutil.which("dovecot", path="/usr/sbin:/usr/local/sbin")
 
 
+needs_dovecot = pytest.mark.skipif(find_dovecot() is None, reason=NOT_INSTALLED)
+"""Skips a test when there is no dovecot binary."""
+
+
 # --- certificates -------------------------------------------------------------------------------------------
-
-
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def _make_ca(common_name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(common_name))
-        .issuer_name(_name(common_name))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert
 
 
 def write_test_pki(out: Path) -> tuple[Path, Path, Path]:
     """A CA and a server certificate for localhost and 127.0.0.1 signed by it: (ca.pem, server.crt, server.key)."""
-    ca_key, ca_cert = _make_ca("Postroom Dovecot Test CA")
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("localhost"))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(HOST))]),
-            critical=False,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    ca_file, cert_file, key_file = out / "ca.pem", out / "server.crt", out / "server.key"
-    ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    key_file.chmod(0o600)
-    return ca_file, cert_file, key_file
+    ca_key, ca_cert = make_ca("Postroom Dovecot Test CA")
+    cert_file, key_file = issue_server_cert(ca_key, ca_cert, ["localhost", HOST], out)
+    return write_pem(out / "ca.pem", ca_cert), cert_file, key_file
 
 
 # --- the server ---------------------------------------------------------------------------------------------
@@ -149,7 +90,7 @@ class DovecotServer:
     def __init__(self, root: Path, users: dict[str, str]) -> None:
         binary = find_dovecot()
         if binary is None:
-            raise RuntimeError("dovecot is not installed (Debian: apt-get install dovecot-imapd)")
+            raise RuntimeError(NOT_INSTALLED)
         self.binary = binary
         self.root = root
         self.users = dict(users)
@@ -310,3 +251,17 @@ service ipc {{
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# --- for test modules ---------------------------------------------------------------------------------------
+
+
+def serve_dovecot(tmp_path_factory: pytest.TempPathFactory, users: Mapping[str, str]) -> Iterator[DovecotServer]:
+    """The body of a (module-scoped) fixture: a running server with these users, or a skip without dovecot.
+
+    Use as `yield from serve_dovecot(tmp_path_factory, {USER: PASSWORD})`.
+    """
+    if find_dovecot() is None:
+        pytest.skip(NOT_INSTALLED)
+    with DovecotServer(tmp_path_factory.mktemp("dovecot"), dict(users)) as server:
+        yield server

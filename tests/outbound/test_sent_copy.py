@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from dovecotserver import DovecotServer, find_dovecot
+from dovecotserver import DovecotServer, needs_dovecot, serve_dovecot
 from mailfactory import build_mail
 from postroom.core.blobs import get_blob_store
 from postroom.inbound.models import InboundMessage
@@ -20,17 +20,10 @@ from postroom.tickets.models import Ticket
 USER, PASSWORD = "support", "imap-secret-7"
 Ingest = Callable[..., InboundMessage]
 
-needs_dovecot = pytest.mark.skipif(
-    find_dovecot() is None, reason="dovecot is not installed (Debian: apt-get install dovecot-imapd)"
-)
-
 
 @pytest.fixture(scope="module")
 def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotServer]:
-    if find_dovecot() is None:
-        pytest.skip("dovecot is not installed (Debian: apt-get install dovecot-imapd)")
-    with DovecotServer(tmp_path_factory.mktemp("dovecot"), {USER: PASSWORD}) as server:
-        yield server
+    yield from serve_dovecot(tmp_path_factory, {USER: PASSWORD})
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dovecotserver import DovecotServer, find_dovecot
+from dovecotserver import DovecotServer, needs_dovecot, serve_dovecot
 from postroom.mail.transport.imap_append import (
     AppendResult,
     ImapConfigError,
@@ -29,17 +29,10 @@ RAW = (
     b"Please restart the printer.\r\n"
 )
 
-needs_dovecot = pytest.mark.skipif(
-    find_dovecot() is None, reason="dovecot is not installed (Debian: apt-get install dovecot-imapd)"
-)
-
 
 @pytest.fixture(scope="module")
 def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotServer]:
-    if find_dovecot() is None:
-        pytest.skip("dovecot is not installed (Debian: apt-get install dovecot-imapd)")
-    with DovecotServer(tmp_path_factory.mktemp("dovecot"), {USER: PASSWORD, UTF8_USER: UTF8_PASSWORD}) as server:
-        yield server
+    yield from serve_dovecot(tmp_path_factory, {USER: PASSWORD, UTF8_USER: UTF8_PASSWORD})
 
 
 def settings_for(server: DovecotServer, tls: str = "implicit", **kwargs: object) -> ImapSettings:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime as dt
-import ipaddress
 import socket
 import ssl
 import threading
@@ -21,10 +19,6 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 from aiosmtpd.smtp import Envelope as SMTPEnvelope
 from aiosmtpd.smtp import Session as SMTPSession
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from postroom.mail.transport.smtp import (
     SendStatus,
@@ -36,6 +30,7 @@ from postroom.mail.transport.smtp import (
     next_retry_delay,
     send_once,
 )
+from testpki import issue_server_cert, make_ca, write_pem
 
 HOST = "127.0.0.1"
 TIMEOUT = 10.0  # seconds; only a guard against a hang, never asserted on
@@ -67,72 +62,7 @@ class Pki:
     rogue_server_context: ssl.SSLContext  # the same names, signed by a CA nobody trusts
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def _make_ca(common_name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(common_name))
-        .issuer_name(_name(common_name))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert
-
-
-def _server_context(ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, out: Path) -> ssl.SSLContext:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("localhost"))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(HOST))],
-            ),
-            critical=False,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    cert_file, key_file = out.with_suffix(".crt"), out.with_suffix(".key")
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+def _server_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file)
     return context
@@ -141,14 +71,13 @@ def _server_context(ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificat
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     out = tmp_path_factory.mktemp("pki")
-    ca_key, ca_cert = _make_ca("Postroom Test CA")
-    rogue_key, rogue_cert = _make_ca("Postroom Test CA")  # same name, other key: only the signature differs
-    ca_file = out / "ca.pem"
-    ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    ca_key, ca_cert = make_ca("Postroom Test CA")
+    rogue_key, rogue_cert = make_ca("Postroom Test CA")  # same name, other key: only the signature differs
+    names = ["localhost", HOST]
     return Pki(
-        ca_file=ca_file,
-        server_context=_server_context(ca_key, ca_cert, out / "server"),
-        rogue_server_context=_server_context(rogue_key, rogue_cert, out / "rogue"),
+        ca_file=write_pem(out / "ca.pem", ca_cert),
+        server_context=_server_context(*issue_server_cert(ca_key, ca_cert, names, out, stem="server")),
+        rogue_server_context=_server_context(*issue_server_cert(rogue_key, rogue_cert, names, out, stem="rogue")),
     )
 
 
