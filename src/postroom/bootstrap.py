@@ -10,6 +10,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from postroom.accounts.models import Role
+from postroom.accounts.services import assign_role
 from postroom.tenants.services import get_default_tenant
 from postroom.tickets.services import ensure_default_queue
 
@@ -36,7 +38,8 @@ def initialise(admin_username: str = "admin") -> SetupReport:
     users = get_user_model()
     if not users.objects.filter(username=admin_username).exists():
         password = secrets.token_urlsafe(12)
-        users.objects.create_superuser(username=admin_username, email="", password=password)
+        admin = users.objects.create_superuser(username=admin_username, email="", password=password)
+        assign_role(admin, Role.ADMIN, tenant)
         credentials.parent.mkdir(parents=True, exist_ok=True)
         credentials.write_text(f"{admin_username}\n{password}\n")
         credentials.chmod(0o600)

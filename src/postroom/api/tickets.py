@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
 
+from postroom.accounts.permissions import TicketAccess, can_use_console, get_ticket_access, scope_tickets
 from postroom.api.problems import problem_response
 from postroom.mail.values import Address
 from postroom.outbound.services import ReplyConflictError, ReplyDraft, ReplyRefusedError, add_note, send_reply
@@ -59,20 +61,30 @@ def _message_out(message: Message) -> MessageOut:
     )
 
 
+def _get_ticket(request: HttpRequest, reference: str, *, act: bool = False) -> Ticket:
+    """The ticket by reference: 403 for requesters and, with `act`, for view-only users; 404 when not visible."""
+    if not can_use_console(request.user):
+        raise PermissionDenied
+    ticket = get_object_or_404(scope_tickets(Ticket.objects.all(), request.user), reference=reference)
+    if act and get_ticket_access(request.user, ticket) is not TicketAccess.ACT:
+        raise PermissionDenied
+    return ticket
+
+
 def _addresses(items: list[AddressIn] | None) -> tuple[Address, ...] | None:
     return None if items is None else tuple(Address(item.name, item.address) for item in items)
 
 
 @router.get("/{reference}/messages", response=list[MessageOut])
 def list_messages(request: HttpRequest, reference: str) -> list[MessageOut]:
-    ticket = get_object_or_404(Ticket, reference=reference)
+    ticket = _get_ticket(request, reference)
     rows = Message.objects.filter(ticket=ticket).select_related("delivery").order_by("sent_at", "id")
     return [_message_out(message) for message in rows]
 
 
 @router.post("/{reference}/replies", response={201: MessageOut})
 def create_reply(request: HttpRequest, reference: str, payload: ReplyIn) -> Status[MessageOut] | HttpResponse:
-    ticket = get_object_or_404(Ticket, reference=reference)
+    ticket = _get_ticket(request, reference, act=True)
     draft = ReplyDraft(
         text=payload.text,
         to=_addresses(payload.to),
@@ -97,7 +109,7 @@ def create_reply(request: HttpRequest, reference: str, payload: ReplyIn) -> Stat
 
 @router.post("/{reference}/notes", response={201: MessageOut})
 def create_note(request: HttpRequest, reference: str, payload: NoteIn) -> Status[MessageOut] | HttpResponse:
-    ticket = get_object_or_404(Ticket, reference=reference)
+    ticket = _get_ticket(request, reference, act=True)
     try:
         message = add_note(ticket.pk, request.user, payload.text)  # type: ignore[arg-type]
     except ReplyRefusedError as refusal:

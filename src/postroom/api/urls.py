@@ -1,9 +1,14 @@
-"""The API's root: session authentication (the console's login) for now; API tokens come with the console issue."""
+"""The API's root: session authentication (the console's login) for now; API tokens come with the console issue.
+
+Roles apply as in the console (postroom.accounts.permissions): 404 for a ticket the user may not see, 403 for an
+action a view-only role may not take and for requesters on every endpoint.
+"""
 
 from __future__ import annotations
 
 import json
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
@@ -24,6 +29,11 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
 @api.exception_handler(AuthenticationError)
 def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     return problem_response(401, "Sign in first")
+
+
+@api.exception_handler(PermissionDenied)
+def on_permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    return problem_response(403, "Not allowed", "Your role does not allow this.")
 
 
 @api.exception_handler(Http404)

@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     "postroom.tenants",
     "postroom.mailboxes",
     "postroom.tickets",
+    "postroom.accounts",
     "postroom.outbound",
     "postroom.inbound",
     "postroom.web",

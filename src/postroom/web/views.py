@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from postroom.accounts.permissions import (
+    TicketAccess,
+    can_use_console,
+    can_view_ticket,
+    can_view_unfiled_mail,
+    get_ticket_access,
+    scope_tickets,
+)
 from postroom.inbound.models import InboundMessage, InboundStatus
 from postroom.outbound.services import (
     ReplyConflictError,
@@ -18,26 +30,48 @@ from postroom.outbound.services import (
     send_reply,
     set_ticket_status,
 )
-from postroom.tickets.models import Message, Queue, Ticket, TicketStatus
+from postroom.tickets.models import Message, Ticket, TicketStatus
 from postroom.web import queries
 
 PAGE_SIZE = 50
 
+View = Callable[..., HttpResponse]
 
-@login_required
+
+def console_view(view: View) -> View:
+    """Signed in (else to the sign-in page) with a console role (else 403: requesters use the portal)."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if not can_use_console(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _get_ticket(request: HttpRequest, reference: str) -> Ticket:
+    """The ticket if the user may see it; 404 both when it does not exist and when it is in a foreign queue."""
+    tickets = scope_tickets(Ticket.objects.select_related("queue", "requester"), request.user)
+    return get_object_or_404(tickets, reference=reference)
+
+
+@console_view
 def ticket_list(request: HttpRequest) -> HttpResponse:
     queue = None
     if slug := request.GET.get("queue"):
-        queue = get_object_or_404(Queue, slug=slug)
+        queue = get_object_or_404(queries.list_visible_queues(request.user), slug=slug)
     status = request.GET.get("status", "open")
     if status not in {"open", "", *TicketStatus.values}:
         status = "open"
-    page = Paginator(queries.list_tickets(queue, status or None), PAGE_SIZE).get_page(request.GET.get("page"))
+    tickets = queries.list_tickets(request.user, queue, status or None)
+    page = Paginator(tickets, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "postroom/ticket_list.html",
         {
-            "queues": queries.list_queues_with_counts(),
+            "queues": queries.list_queues_with_counts(request.user),
             "queue": queue,
             "status": status,
             "statuses": TicketStatus.choices,
@@ -68,22 +102,30 @@ def _render_ticket(
             "error": error,
             "arrived": arrived or [],
             "statuses": TicketStatus.choices,
+            "can_act": get_ticket_access(request.user, ticket) is TicketAccess.ACT,
         },
         status=status,
     )
 
 
-@login_required
+def _get_ticket_to_act_on(request: HttpRequest, reference: str) -> Ticket:
+    """The ticket if the user may act on it; 403 for view-only users (auditors), 404 when not visible."""
+    ticket = _get_ticket(request, reference)
+    if get_ticket_access(request.user, ticket) is not TicketAccess.ACT:
+        raise PermissionDenied
+    return ticket
+
+
+@console_view
 def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
-    ticket = get_object_or_404(Ticket.objects.select_related("queue", "requester"), reference=reference)
-    return _render_ticket(request, ticket)
+    return _render_ticket(request, _get_ticket(request, reference))
 
 
-@login_required
 @require_POST
+@console_view
 def ticket_reply(request: HttpRequest, reference: str) -> HttpResponse:
     """Send a reply or add a note; a refusal re-shows the form with the agent's text and what to do."""
-    ticket = get_object_or_404(Ticket.objects.select_related("queue", "requester"), reference=reference)
+    ticket = _get_ticket_to_act_on(request, reference)
     form = {key: request.POST.get(key, "") for key in ("to", "cc", "text", "kind", "status")}
     try:
         if form["kind"] == "note":
@@ -106,10 +148,10 @@ def ticket_reply(request: HttpRequest, reference: str) -> HttpResponse:
     return redirect("ticket-detail", reference=ticket.reference)
 
 
-@login_required
 @require_POST
+@console_view
 def ticket_status(request: HttpRequest, reference: str) -> HttpResponse:
-    ticket = get_object_or_404(Ticket, reference=reference)
+    ticket = _get_ticket_to_act_on(request, reference)
     status = request.POST.get("status", "")
     if status not in TicketStatus.values:
         return _render_ticket(request, ticket, error=f"unknown status {status!r}", status=422)
@@ -117,26 +159,32 @@ def ticket_status(request: HttpRequest, reference: str) -> HttpResponse:
     return redirect("ticket-detail", reference=ticket.reference)
 
 
-@login_required
+@console_view
 def message_headers(request: HttpRequest, pk: int) -> HttpResponse:
     message = get_object_or_404(Message.objects.select_related("ticket"), pk=pk)
+    if not can_view_ticket(request.user, message.ticket):
+        raise Http404
     return render(request, "postroom/message_headers.html", {"message": message})
 
 
-@login_required
+@console_view
 def inbound_trace(request: HttpRequest, tracking_id: str) -> HttpResponse:
+    """The decision trace; only for users who see the ticket it became (mail without a ticket: admins, auditors)."""
     inbound = get_object_or_404(
         InboundMessage.objects.select_related("message__ticket__queue", "mailbox"), tracking_id=tracking_id
     )
+    message = inbound.message
+    if not (can_view_ticket(request.user, message.ticket) if message else can_view_unfiled_mail(request.user)):
+        raise Http404
     return render(request, "postroom/inbound_trace.html", {"inbound": inbound})
 
 
-@login_required
+@console_view
 def inbound_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     if status not in {"", *InboundStatus.values}:
         status = ""
-    page = Paginator(queries.list_inbound(status or None), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(queries.list_inbound(request.user, status or None), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "postroom/inbound_list.html",

@@ -1,0 +1,41 @@
+"""Roles and queue memberships of the console's users (Django's own user model holds the login)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from postroom.core.models import TenantOwnedModel
+
+
+class Role(models.TextChoices):
+    """What a user may do; see docs/architecture/console.md, "Roles and permissions"."""
+
+    ADMIN = "admin", "Admin"
+    QUEUE_MANAGER = "queue_manager", "Queue manager"
+    AGENT = "agent", "Agent"
+    AUDITOR = "auditor", "Auditor (read-only)"
+    REQUESTER = "requester", "Requester (portal only)"
+
+
+class AgentProfile(TenantOwnedModel):
+    """A user's role in one tenant. A user without one is an agent of no queue (a superuser: an admin)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.AGENT)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role})"
+
+
+class QueueMembership(TenantOwnedModel):
+    """A queue manager or agent belongs to a queue: they see its tickets and act on them."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="queue_memberships")
+    queue = models.ForeignKey("tickets.Queue", on_delete=models.CASCADE, related_name="memberships")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "queue"], name="queue_membership_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.queue_id}"
