@@ -103,6 +103,12 @@ def _render_ticket(
             "arrived": arrived or [],
             "statuses": TicketStatus.choices,
             "can_act": get_ticket_access(request.user, ticket) is TicketAccess.ACT,
+            # A late reply's predecessor is linked only when this user may open it (its number is no secret
+            # worth a 404, but a link that always 404s is noise).
+            "linked_from": ticket.linked_from
+            if ticket.linked_from is not None
+            and get_ticket_access(request.user, ticket.linked_from) is not TicketAccess.HIDDEN
+            else None,
         },
         status=status,
     )
