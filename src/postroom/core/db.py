@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, Final, TypeAlias, TypeVar
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Field, Model
@@ -48,7 +48,9 @@ class _SelectPlan:
 
 
 _insert_plans: dict[tuple[str, type[Model], bool], _InsertPlan] = {}
-_select_plans: dict[tuple[str, type[Model], str, bool], _SelectPlan] = {}
+_select_plans: dict[tuple[str, type[Model], str, bool, bool], _SelectPlan] = {}
+# `SET LOCAL synchronous_commit = off` as an expression (`set_config(..., is_local => true)`), for a SELECT list.
+_RELAX_DURABILITY_COLUMN: Final = "set_config('synchronous_commit', 'off', true)"
 _update_plans: dict[tuple[str, type[Model], tuple[str, ...]], tuple[str, tuple[AnyField, ...]]] = {}
 
 
@@ -166,8 +168,8 @@ def update_row(obj: Model, field_names: Sequence[str]) -> int:
         return int(cursor.rowcount)
 
 
-def _select_plan(model: type[M], where: str, *, for_update: bool) -> _SelectPlan:
-    key = (connection.vendor, model, where, for_update)
+def _select_plan(model: type[M], where: str, *, for_update: bool, relax_durability: bool = False) -> _SelectPlan:
+    key = (connection.vendor, model, where, for_update, relax_durability)
     plan = _select_plans.get(key)
     if plan is None:
         meta = model._meta
@@ -179,9 +181,12 @@ def _select_plan(model: type[M], where: str, *, for_update: bool) -> _SelectPlan
             found = tuple(connection.ops.get_db_converters(col) + f.get_db_converters(connection))
             if found:
                 converters.append((index, found, col))
+        columns = [_quoted_column(f) for f in fields]
+        if relax_durability and connection.vendor == "postgresql":
+            columns.append(_RELAX_DURABILITY_COLUMN)  # read along with the row: one round trip less
         plan = _SelectPlan(
             sql=(
-                f"SELECT {', '.join(_quoted_column(f) for f in fields)} "  # noqa: S608 - names from model metadata
+                f"SELECT {', '.join(columns)} "  # noqa: S608 - names from model metadata
                 f"FROM {connection.ops.quote_name(meta.db_table)} WHERE {where}{lock}"  # `where`: our own code
             ),
             attnames=tuple(f.attname for f in fields),
@@ -191,17 +196,21 @@ def _select_plan(model: type[M], where: str, *, for_update: bool) -> _SelectPlan
     return plan
 
 
-def fetch_row(model: type[M], where: str, params: Sequence[Any], *, for_update: bool = False) -> M | None:
+def fetch_row(
+    model: type[M], where: str, params: Sequence[Any], *, for_update: bool = False, relax_durability: bool = False
+) -> M | None:
     """The row matching `where` (SQL with %s placeholders, our own code only) as a model instance, or None.
 
-    `for_update` locks it (PostgreSQL; SQLite holds the database write lock from BEGIN IMMEDIATE anyway)."""
-    plan = _select_plan(model, where, for_update=for_update)
+    `for_update` locks it (PostgreSQL; SQLite holds the database write lock from BEGIN IMMEDIATE anyway).
+    `relax_durability` does what `relax_commit_durability()` does, in the same statement, when a row is found
+    (the setting is evaluated per row returned); must run inside a transaction, under the same rule."""
+    plan = _select_plan(model, where, for_update=for_update, relax_durability=relax_durability)
     with connection.cursor() as cursor:
         cursor.execute(plan.sql, params)
         row = cursor.fetchone()
     if row is None:
         return None
-    values = list(row)
+    values = list(row[: len(plan.attnames)])
     for index, converters, expression in plan.converters:
         value = values[index]
         for convert in converters:

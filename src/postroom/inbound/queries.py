@@ -132,11 +132,22 @@ def get_own_addresses(tenant: Tenant) -> OwnAddresses:
     return _own_address_cache.get_or_load(tenant.pk, lambda: _load_own_addresses(tenant))
 
 
-def is_agent_address(address: str) -> bool:
-    """Whether an active user account has this address (agents may add to any ticket)."""
+_agent_address_cache: TtlCache[None, frozenset[str]] = TtlCache()
+
+
+def _load_agent_addresses() -> frozenset[str]:
     from django.contrib.auth import get_user_model
 
-    return bool(address) and get_user_model().objects.filter(email__iexact=address, is_active=True).exists()
+    emails = get_user_model().objects.filter(is_active=True).exclude(email="").values_list("email", flat=True)
+    return frozenset(email.lower() for email in emails)
+
+
+def is_agent_address(address: str) -> bool:
+    """Whether an active user account has this address (agents may add to any ticket).
+
+    Asked for the sender and every To/Cc person of each message: the addresses of the active accounts (agents,
+    a few hundred at most) come from the per-process cache; saving a user clears it (inbound/apps.py)."""
+    return bool(address) and address.lower() in _agent_address_cache.get_or_load(None, _load_agent_addresses)
 
 
 def list_participant_keys(ticket: Ticket) -> set[str]:

@@ -142,17 +142,40 @@ class AckVerdict:
     score: float
 
 
-def _bounded(fragment: str) -> str:
-    return fragment if _CJK.search(fragment) else rf"(?<!\w){fragment}(?!\w)"
+def _alternation(fragments: list[str]) -> str:
+    """One pattern for the fragments, tried in the given order: Latin-script ones only as whole words.
+
+    The word boundaries are written once around all the bounded fragments rather than around each, so the
+    engine rejects a position inside a word with one look-behind instead of one per phrase (the same matches:
+    a fragment with CJK characters never starts where a bounded one does, so regrouping keeps the order).
+    """
+    cjk = [fragment for fragment in fragments if _CJK.search(fragment)]
+    bounded = [fragment for fragment in fragments if not _CJK.search(fragment)]
+    starts = "".join(sorted({char for fragment in bounded for char in _first_chars(fragment)}))
+    parts = [rf"(?=[{starts}])(?<!\w)(?:{'|'.join(bounded)})(?!\w)"] if bounded else []
+    return "|".join(parts + cjk)
+
+
+def _first_chars(fragment: str) -> str:
+    """The characters a fragment (a phrase, or an escaped word) can start with; "[öo]" gives both."""
+    if fragment.startswith("["):
+        chars = fragment[1 : fragment.index("]")]
+    else:
+        chars = fragment[1] if fragment.startswith("\\") else fragment[0]
+        if fragment[len(chars) + fragment.startswith("\\") :][:1] in ("?", "*"):
+            raise ValueError(f"phrase {fragment!r} has an optional first character")
+    if not chars.isalnum():
+        raise ValueError(f"phrase {fragment!r} does not start with a letter")
+    return chars
 
 
 _ACK_PATTERNS: Final = {
-    language: re.compile("|".join(_bounded(phrase) for phrase in sorted(phrases, key=len, reverse=True)))
+    language: re.compile(_alternation(sorted(phrases, key=len, reverse=True)))
     for language, phrases in ACK_PHRASES.items()
 }
-_NEUTRAL: Final = re.compile("|".join(_bounded(phrase) for phrase in NEUTRAL_PHRASES))
+_NEUTRAL: Final = re.compile(_alternation(list(NEUTRAL_PHRASES)))
 _PROBLEM: Final = re.compile(
-    "|".join([_bounded(re.escape(word)) for word in PROBLEM_WORDS] + [re.escape(word) for word in CJK_PROBLEM_WORDS])
+    "|".join([_alternation([re.escape(word) for word in PROBLEM_WORDS]), *(re.escape(w) for w in CJK_PROBLEM_WORDS)])
 )
 
 

@@ -54,12 +54,27 @@ def is_forward(unwrapped: Unwrapped, subject_kind: str | None) -> bool:
     return has_headers and subject_kind != "reply"
 
 
+# Substrings (lower case) that every HTML forward or reply layout we unwrap carries somewhere: without one of
+# them, parsing the HTML tree cannot find anything, and most mail (new requests) is skipped without a parse.
+_HTML_HINTS: Final = (
+    "forward", "original", "from:", "von:", "de :", ">de:", " de:", "от:", "发件人", "差出人", "blockquote", "quote",
+    "divrplyfwdmsg", "moz-", "wrote", "schrieb", "a écrit", "escribió",
+)  # fmt: skip
+
+
+def _html_may_hold_history(html: str) -> bool:
+    lowered = html.lower()
+    return any(hint in lowered for hint in _HTML_HINTS)
+
+
 def _unwrapped_body(parsed: ParsedMessage) -> Unwrapped | None:
     """The text body's reply or forward; the HTML body's only when the text shows neither (HTML-only mail)."""
     text = unwrap_text(parsed.text) if parsed.text.strip() else None
     if text is not None and text.kind != "quote":
         return text
-    html = unwrap_html(parsed.html) if parsed.html else None
+    if not parsed.html or not _html_may_hold_history(parsed.html):
+        return None
+    html = unwrap_html(parsed.html)
     return html if html is not None and html.kind != "quote" else None
 
 

@@ -5,54 +5,124 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('inbound', '0001_initial'),
-        ('tenants', '0002_threading_keys'),
-        ('tickets', '0002_conversations'),
+        ("inbound", "0001_initial"),
+        ("tenants", "0002_threading_keys"),
+        ("tickets", "0002_conversations"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Delivery',
+            name="Delivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('envelope_from', models.CharField(max_length=320)),
-                ('recipients', models.JSONField(default=list)),
-                ('raw_sha256', models.CharField(max_length=64)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('sending', 'Sending'), ('sent', 'Sent'), ('deferred', 'Deferred (will retry)'), ('failed', 'Failed')], default='queued', max_length=16)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(help_text='When a worker may (re)try; a lease while `sending`.')),
-                ('last_code', models.IntegerField(blank=True, null=True)),
-                ('last_reply', models.TextField(blank=True, help_text="The server's reply to the last attempt, for agents.")),
-                ('refused', models.JSONField(blank=True, default=dict, help_text='Recipients the server refused: code, reply.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('message', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='delivery', to='tickets.message')),
-                ('tenant', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenants.tenant')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("envelope_from", models.CharField(max_length=320)),
+                ("recipients", models.JSONField(default=list)),
+                ("raw_sha256", models.CharField(max_length=64)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("deferred", "Deferred (will retry)"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                (
+                    "next_attempt_at",
+                    models.DateTimeField(help_text="When a worker may (re)try; a lease while `sending`."),
+                ),
+                ("last_code", models.IntegerField(blank=True, null=True)),
+                (
+                    "last_reply",
+                    models.TextField(blank=True, help_text="The server's reply to the last attempt, for agents."),
+                ),
+                (
+                    "refused",
+                    models.JSONField(blank=True, default=dict, help_text="Recipients the server refused: code, reply."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "message",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="delivery", to="tickets.message"
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='DeliveryEvent',
+            name="DeliveryEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('kind', models.CharField(choices=[('attempt', 'Send attempt'), ('dsn', 'Delivery status notification'), ('mdn', 'Read receipt'), ('sent_copy', 'Copy to the Sent folder')], max_length=16)),
-                ('outcome', models.CharField(help_text='sent, deferred, failed, delivered, displayed, ...', max_length=16)),
-                ('detail', models.TextField(blank=True)),
-                ('at', models.DateTimeField()),
-                ('delivery', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='outbound.delivery')),
-                ('inbound', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='inbound.inboundmessage')),
-                ('tenant', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenants.tenant')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("attempt", "Send attempt"),
+                            ("dsn", "Delivery status notification"),
+                            ("mdn", "Read receipt"),
+                            ("sent_copy", "Copy to the Sent folder"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "outcome",
+                    models.CharField(help_text="sent, deferred, failed, delivered, displayed, ...", max_length=16),
+                ),
+                ("detail", models.TextField(blank=True)),
+                ("at", models.DateTimeField()),
+                (
+                    "delivery",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="events", to="outbound.delivery"
+                    ),
+                ),
+                (
+                    "inbound",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="inbound.inboundmessage",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at', 'id'],
+                "ordering": ["at", "id"],
             },
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['status', 'next_attempt_at'], name='delivery_due_idx'),
+            model_name="delivery",
+            index=models.Index(fields=["status", "next_attempt_at"], name="delivery_due_idx"),
         ),
     ]
