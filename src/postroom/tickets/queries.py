@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from postroom.core.db import fetch_row
 from postroom.core.localcache import TtlCache
 from postroom.tenants.models import Tenant
 from postroom.tickets.models import Message, Queue, Ticket
@@ -41,3 +42,23 @@ def find_default_queue(tenant: Tenant) -> Queue | None:
     return _default_queue_cache.get_or_load(
         tenant.pk, lambda: Queue.objects.filter(tenant=tenant, is_default=True).order_by("id").first()
     )
+
+
+_queue_cache: TtlCache[int, Queue] = TtlCache()
+
+
+def get_queue(queue_id: int) -> Queue:
+    """A queue by id with its policies (cached for a few seconds per process; a queue change clears the cache)."""
+    return _queue_cache.get_or_load(queue_id, lambda: Queue.objects.get(pk=queue_id))
+
+
+def get_matched_ticket(ticket_id: int) -> Ticket:
+    """The ticket a message continues, read lean (one primary-key SELECT), with its queue from the cache.
+
+    The requester and tenant load on first use; the persist stage locks and re-reads the row before writing.
+    """
+    ticket = fetch_row(Ticket, "id = %s", [ticket_id])
+    if ticket is None:
+        raise Ticket.DoesNotExist(f"no ticket with id {ticket_id}")
+    ticket.queue = get_queue(ticket.queue_id)
+    return ticket

@@ -9,7 +9,8 @@ from postroom.inbound.matcher import match_thread
 from postroom.mail.threads import extract_thread_signals
 from postroom.mail.tokens import find_tokens
 from postroom.tenants.keys import get_key_ring
-from postroom.tickets.models import Direction, Ticket
+from postroom.tickets.models import Direction
+from postroom.tickets.queries import get_matched_ticket
 
 NAME: Final = "thread"
 
@@ -34,7 +35,7 @@ def run(ctx: InboundContext) -> StageResult:
             reason="no signal names a known ticket" + (f" (rejected: {rejected})" if rejected else ""),
             data={"rejected": rejected, "subject": signals.subject_normalized[:200]},
         )
-    ticket = Ticket.objects.select_related("queue", "requester", "tenant").get(pk=match.ticket_id)
+    ticket = get_matched_ticket(match.ticket_id)
     ctx.ticket = ticket
     answered = match.answered
     ctx.answered_message_id = answered.message_pk if answered is not None else None
