@@ -39,6 +39,23 @@ def _placeholders(count: int) -> str:
     return ", ".join(["%s"] * count)
 
 
+# Each branch yields (signal, key, message id, direction, ticket id, ticket reference); `{in}` becomes the IN
+# list's placeholders. Table names are ours and every value is a bound parameter, hence the S608 waivers.
+_JOIN_TICKET: Final = f"JOIN {_T} t ON t.id = m.ticket_id"
+_BRANCHES: Final = {
+    "message_id": f"SELECT 'message_id', m.message_id, m.id, m.direction, t.id, t.reference FROM {_M} m "  # noqa: S608
+    f"{_JOIN_TICKET} WHERE m.tenant_id = %s AND m.message_id IN ({{in}})",
+    "token": f"SELECT 'token', '', m.id, m.direction, t.id, t.reference FROM {_M} m "  # noqa: S608
+    f"{_JOIN_TICKET} WHERE m.tenant_id = %s AND m.id IN ({{in}})",
+    "thread_index": f"SELECT 'thread_index', '', m.id, m.direction, t.id, t.reference FROM {_M} m "  # noqa: S608
+    f"{_JOIN_TICKET} WHERE m.id = (SELECT max(id) FROM {_M} WHERE tenant_id = %s AND thread_index IN ({{in}}))",
+    "subject": f"SELECT 'subject', '', NULL, '', t.id, t.reference FROM {_T} t "  # noqa: S608
+    "WHERE t.tenant_id = %s AND t.number IN ({in})",
+    "foreign_reference": f"SELECT 'foreign_reference', e.reference, NULL, '', t.id, t.reference FROM {_E} e "  # noqa: S608
+    f"JOIN {_T} t ON t.id = e.ticket_id WHERE e.tenant_id = %s AND e.reference IN ({{in}})",
+}
+
+
 def find_thread_hits(
     tenant_id: int,
     *,
@@ -48,45 +65,19 @@ def find_thread_hits(
     numbers: Sequence[int] = (),
     foreign_refs: Sequence[str] = (),
 ) -> list[ThreadHit]:
+    wanted: dict[str, list[Any]] = {
+        "message_id": list(dict.fromkeys(message_ids))[:MAX_LOOKUP_IDS],
+        "token": list(dict.fromkeys(token_message_pks))[:MAX_LOOKUP_TOKENS],
+        "thread_index": [thread_root] if thread_root else [],
+        "subject": list(dict.fromkeys(numbers))[:MAX_LOOKUP_NUMBERS],
+        "foreign_reference": list(dict.fromkeys(foreign_refs))[:MAX_LOOKUP_NUMBERS],
+    }
     parts: list[str] = []
     params: list[Any] = []
-    message_ids = list(dict.fromkeys(message_ids))[:MAX_LOOKUP_IDS]
-    if message_ids:
-        parts.append(
-            f"SELECT 'message_id', m.message_id, m.id, m.direction, t.id, t.reference FROM {_M} m "  # noqa: S608
-            f"JOIN {_T} t ON t.id = m.ticket_id WHERE m.tenant_id = %s AND m.message_id IN "
-            f"({_placeholders(len(message_ids))})"
-        )
-        params += [tenant_id, *message_ids]
-    token_pks = list(dict.fromkeys(token_message_pks))[:MAX_LOOKUP_TOKENS]
-    if token_pks:
-        parts.append(
-            f"SELECT 'token', '', m.id, m.direction, t.id, t.reference FROM {_M} m "  # noqa: S608
-            f"JOIN {_T} t ON t.id = m.ticket_id WHERE m.tenant_id = %s AND m.id IN ({_placeholders(len(token_pks))})"
-        )
-        params += [tenant_id, *token_pks]
-    if thread_root:
-        parts.append(
-            f"SELECT 'thread_index', '', m.id, m.direction, t.id, t.reference FROM {_M} m "  # noqa: S608
-            f"JOIN {_T} t ON t.id = m.ticket_id WHERE m.id = "
-            f"(SELECT max(id) FROM {_M} WHERE tenant_id = %s AND thread_index = %s)"
-        )
-        params += [tenant_id, thread_root]
-    numbers = list(dict.fromkeys(numbers))[:MAX_LOOKUP_NUMBERS]
-    if numbers:
-        parts.append(
-            f"SELECT 'subject', '', NULL, '', t.id, t.reference FROM {_T} t "  # noqa: S608
-            f"WHERE t.tenant_id = %s AND t.number IN ({_placeholders(len(numbers))})"
-        )
-        params += [tenant_id, *numbers]
-    foreign = list(dict.fromkeys(foreign_refs))[:MAX_LOOKUP_NUMBERS]
-    if foreign:
-        parts.append(
-            f"SELECT 'foreign_reference', e.reference, NULL, '', t.id, t.reference FROM {_E} e "  # noqa: S608
-            f"JOIN {_T} t ON t.id = e.ticket_id WHERE e.tenant_id = %s AND e.reference IN "
-            f"({_placeholders(len(foreign))})"
-        )
-        params += [tenant_id, *foreign]
+    for signal, values in wanted.items():
+        if values:
+            parts.append(_BRANCHES[signal].replace("{in}", _placeholders(len(values))))
+            params += [tenant_id, *values]
     if not parts:
         return []
     with connection.cursor() as cursor:
