@@ -10,7 +10,7 @@ from postroom.api.urls import api
 from postroom.web import views
 
 urlpatterns = [
-    path("api/v1/", api.urls),
+    path("api/", api.urls),
     path("login/", auth_views.LoginView.as_view(template_name="postroom/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.ticket_list, name="ticket-list"),

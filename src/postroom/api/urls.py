@@ -18,7 +18,7 @@ from postroom.api.problems import problem_response
 from postroom.api.tickets import router as tickets_router
 
 api = NinjaAPI(title="Postroom API", version="1", auth=django_auth, urls_namespace="api")
-api.add_router("/tickets", tickets_router)
+api.add_router("/v1/tickets", tickets_router)  # schema at /api/openapi.json, docs at /api/docs
 
 
 @api.exception_handler(ValidationError)
