@@ -18,6 +18,7 @@ urlpatterns = [
     path("tickets/<str:reference>/reply/", views.ticket_reply, name="ticket-reply"),
     path("tickets/<str:reference>/status/", views.ticket_status, name="ticket-status"),
     path("messages/<int:pk>/headers/", views.message_headers, name="message-headers"),
+    path("attachments/<int:pk>/", views.attachment_download, name="attachment-download"),
     path("inbound/", views.inbound_list, name="inbound-list"),
     path("inbound/<str:tracking_id>/", views.inbound_trace, name="inbound-trace"),
 ]

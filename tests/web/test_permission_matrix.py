@@ -50,6 +50,13 @@ class Target:
     def message_id(self) -> int:
         return self.inbound.message_id or 0
 
+    @property
+    def attachment_id(self) -> int:
+        from postroom.tickets.models import Attachment
+
+        first = Attachment.objects.filter(message_id=self.message_id).order_by("id").first()
+        return first.pk if first else 0
+
 
 @dataclass(frozen=True, slots=True)
 class Case:
@@ -117,6 +124,12 @@ CASES: Final = (
         {**_READ, ANONYMOUS: ("login", "login")},
     ),
     Case("ticket-detail", "GET", lambda t: f"/tickets/{t.reference}/", {**_READ, ANONYMOUS: ("login", "login")}),
+    Case(
+        "attachment-download",
+        "GET",
+        lambda t: f"/attachments/{t.attachment_id}/",
+        {**_READ, ANONYMOUS: ("login", "login")},
+    ),
     Case(
         "ticket-reply",
         "POST",
@@ -215,8 +228,9 @@ def targets() -> dict[str, Target]:
     """A ticket in Support, one in Sales (each with its inbound row and message), and quarantined mail."""
     add_route("support@example.com", "Support")
     add_route("sales@example.com", "Sales")
-    own = ingest_raw(build_mail(subject="Own question", to="support@example.com"))
-    other = ingest_raw(build_mail(subject="Other question", to="sales@example.com"))
+    log = [("log.txt", "text/plain", b"paper jam\n")]
+    own = ingest_raw(build_mail(subject="Own question", to="support@example.com", attachments=log))
+    other = ingest_raw(build_mail(subject="Other question", to="sales@example.com", attachments=log))
     result = receive_message(build_mail(subject="Stray question"), source_kind="test", enqueue=False)
     InboundMessage.objects.filter(pk=result.inbound_id).update(status=InboundStatus.QUARANTINED, cause="oversized")
     unfiled = InboundMessage.objects.get(pk=result.inbound_id)

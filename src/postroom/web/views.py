@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from postroom.accounts.permissions import (
@@ -30,7 +31,8 @@ from postroom.outbound.services import (
     send_reply,
     set_ticket_status,
 )
-from postroom.tickets.models import Message, Ticket, TicketStatus
+from postroom.tickets.attachments import AttachmentUnavailableError, get_attachment_bytes
+from postroom.tickets.models import Attachment, Message, Ticket, TicketStatus
 from postroom.web import queries
 
 PAGE_SIZE = 50
@@ -201,3 +203,26 @@ def inbound_list(request: HttpRequest) -> HttpResponse:
 def problem_page(request: HttpRequest, exception: Exception | None = None, *, status: int = 404) -> HttpResponse:
     titles = {400: "Bad request", 403: "Not allowed", 404: "Not found", 500: "Something went wrong on our side"}
     return render(request, "postroom/problem.html", {"status": status, "title": titles[status]}, status=status)
+
+
+# Types a browser may display inline without running anything; everything else is served as opaque bytes.
+_SAFE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "application/pdf", "text/plain"})
+
+
+@console_view
+def attachment_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """An attachment as a download: never rendered by the browser (attachment disposition, nosniff, sandbox CSP)."""
+    attachment = get_object_or_404(Attachment.objects.select_related("message"), pk=pk)
+    if not scope_tickets(Ticket.objects.all(), request.user).filter(pk=attachment.message.ticket_id).exists():
+        raise Http404("no such attachment")  # the same answer as for one that does not exist
+    try:
+        payload = get_attachment_bytes(attachment)
+    except AttachmentUnavailableError as e:
+        raise Http404(str(e)) from e
+    declared = attachment.content_type.lower()
+    response = HttpResponse(payload, content_type=declared if declared in _SAFE_TYPES else "application/octet-stream")
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=attachment.filename)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response["Content-Length"] = str(len(payload))
+    return response
