@@ -216,6 +216,31 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tokens(args: argparse.Namespace) -> int:
+    from django.contrib.auth import get_user_model
+
+    from postroom.accounts.models import ApiToken
+    from postroom.accounts.tokens import create_token, revoke_token
+
+    if args.action == "create":
+        if not args.user or not args.name:
+            raise CommandError("usage: postroom tokens create USER NAME [--scope read|write]", EXIT_USAGE)
+        user = get_user_model().objects.filter(username=args.user).first()
+        if user is None:
+            raise CommandError(f"no user {args.user!r}")
+        issued = create_token(user, args.name, args.scope)
+        print(f"{issued.token}\n(token {issued.row.pk}, {issued.row.scope}; shown once, only its hash is stored)")
+    elif args.action == "revoke":
+        if not args.user or not args.user.isdigit() or not revoke_token(int(args.user)):
+            raise CommandError("usage: postroom tokens revoke TOKEN_ID (an active token's id)")
+        print(f"token {args.user} revoked")
+    else:
+        for row in ApiToken.objects.select_related("user").order_by("id"):
+            state = "revoked" if row.revoked_at else "active"
+            print(f"{row.pk}\t{row.user.get_username()}\t{row.name}\t{row.scope}\t{state}\tpr_{row.prefix}_…")
+    return 0
+
+
 def cmd_outbox(args: argparse.Namespace) -> int:
     from postroom.outbound.queries import list_deliveries, retry_delivery
     from postroom.outbound.sender import send_due_deliveries
@@ -259,6 +284,13 @@ def _add_admin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("action", choices=["list", "rotate", "retire"])
     p.add_argument("key_id", nargs="?")
     p.set_defaults(func=cmd_keys)
+
+    p = sub.add_parser("tokens", help="API tokens: list, create USER NAME [--scope write], revoke ID")
+    p.add_argument("action", choices=["list", "create", "revoke"])
+    p.add_argument("user", nargs="?", help="user name (create) or token id (revoke)")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--scope", choices=["read", "write"], default="read")
+    p.set_defaults(func=cmd_tokens)
 
     p = sub.add_parser("outbox", help="outbound mail: list [--status S], send (due now) or retry ID...")
     p.add_argument("action", choices=["list", "send", "retry"])

@@ -39,3 +39,29 @@ class QueueMembership(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.queue_id}"
+
+
+class TokenScope(models.TextChoices):
+    READ = "read", "Read"
+    WRITE = "write", "Read and write"
+
+
+class ApiToken(models.Model):
+    """A personal access token for the API: shown once, stored only as a SHA-256 hash, scoped and revocable.
+
+    The token is `pr_<prefix>_<secret>`; the prefix (not secret) finds the row, the hash of the whole token is
+    compared in constant time. A token acts as its user, with the user's role and queues, never more.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, unique=True)
+    token_hash = models.CharField(max_length=64)
+    scope = models.CharField(max_length=8, choices=TokenScope.choices, default=TokenScope.READ)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"

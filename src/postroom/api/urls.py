@@ -1,4 +1,4 @@
-"""The API's root: session authentication (the console's login) for now; API tokens come with the console issue.
+"""The API's root: personal access tokens (`Authorization: Bearer pr_…`) or the console's session (with CSRF).
 
 Roles apply as in the console (postroom.accounts.permissions): 404 for a ticket the user may not see, 403 for an
 action a view-only role may not take and for requesters on every endpoint.
@@ -14,10 +14,11 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 from ninja.security import django_auth
 
+from postroom.api.auth import TokenAuth
 from postroom.api.problems import problem_response
 from postroom.api.tickets import router as tickets_router
 
-api = NinjaAPI(title="Postroom API", version="1", auth=django_auth, urls_namespace="api")
+api = NinjaAPI(title="Postroom API", version="1", auth=[TokenAuth(), django_auth], urls_namespace="api")
 api.add_router("/v1/tickets", tickets_router)  # schema at /api/openapi.json, docs at /api/docs
 
 
@@ -33,7 +34,7 @@ def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpRespons
 
 @api.exception_handler(PermissionDenied)
 def on_permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
-    return problem_response(403, "Not allowed", "Your role does not allow this.")
+    return problem_response(403, "Not allowed", str(exc) or "Your role does not allow this.")
 
 
 @api.exception_handler(Http404)
