@@ -20,8 +20,9 @@ from postroom.inbound.models import InboundMessage, InboundStatus
 from postroom.inbound.routes import add_route
 from postroom.outbound.models import DeliveryStatus, EventKind
 from postroom.outbound.sender import send_due_deliveries
-from postroom.outbound.services import ReplyDraft, send_reply, set_ticket_status
+from postroom.outbound.services import ReplyDraft, send_reply
 from postroom.tickets.models import ClosedReplyPolicy, Direction, Message, Ticket, TicketStatus, UnknownSenderPolicy
+from postroom.tickets.services import set_ticket_status
 from smtpcapture import Captured, CaptureServer
 
 Ingest = Callable[..., InboundMessage]
@@ -141,7 +142,7 @@ def test_out_of_office_does_not_reopen_and_a_dsn_is_linked(
     """
     ticket = _open_ticket(ingest)
     sent = _parse(_reply_and_capture(ticket, agent, outbox))
-    set_ticket_status(ticket.pk, TicketStatus.RESOLVED)
+    set_ticket_status(ticket.pk, TicketStatus.RESOLVED, dt.datetime.now(dt.UTC))
     our_id = sent["Message-ID"].strip("<>")
     tickets_before = Ticket.objects.count()
 
@@ -297,7 +298,7 @@ def test_a_reply_to_a_closed_ticket_follows_the_queue_policy(  # noqa: PLR0917 -
     ticket.queue.closed_reply_policy = policy
     ticket.queue.reopen_within_days = 14
     ticket.queue.save()
-    set_ticket_status(ticket.pk, TicketStatus.CLOSED)
+    set_ticket_status(ticket.pk, TicketStatus.CLOSED, dt.datetime.now(dt.UTC))
     Ticket.objects.filter(pk=ticket.pk).update(closed_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=days_closed))
 
     row = ingest(
@@ -326,7 +327,7 @@ def test_thanks_does_not_reopen_a_resolved_ticket(ingest: Ingest, agent: object,
     """
     ticket = _open_ticket(ingest)
     sent = _parse(_reply_and_capture(ticket, agent, outbox))
-    set_ticket_status(ticket.pk, TicketStatus.RESOLVED)
+    set_ticket_status(ticket.pk, TicketStatus.RESOLVED, dt.datetime.now(dt.UTC))
 
     row = ingest(
         _customer_reply(

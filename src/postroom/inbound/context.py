@@ -11,6 +11,7 @@ from postroom.mail.acknowledgements import AckVerdict
 from postroom.mail.autoreplies import AutoReplyVerdict
 from postroom.mail.forwards import ForwardInfo
 from postroom.mail.quotes import ReplyParts
+from postroom.mail.threads import ThreadSignals
 from postroom.mail.values import Address, ParsedMessage
 from postroom.mailboxes.models import Mailbox
 from postroom.tenants.models import Tenant
@@ -69,6 +70,7 @@ class InboundContext:
     # Set by the analyse stage (pure readings of the message):
     reading: MessageReading | None = None
     # Set by the thread and admit stages (what the follow-up does to the ticket):
+    signals: ThreadSignals | None = None  # every threading signal the message carries (persist stores some)
     answered_message_id: int | None = None  # our stored message this one answers, when a token or header says
     as_note: bool = False  # store as an internal note (unknown sender, or a reply to an internal notification)
     reopen: bool = True  # whether a customer message may reopen a waiting or finished ticket

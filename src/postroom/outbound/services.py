@@ -42,6 +42,7 @@ from postroom.outbound.models import Delivery, DeliveryStatus
 from postroom.outbound.signatures import build_signature_block
 from postroom.tenants.keys import get_key_ring
 from postroom.tickets.models import Contact, Direction, Message, Ticket, TicketStatus
+from postroom.tickets.services import change_status
 
 SEND_TASK: Final = "postroom.outbound.send"
 DEFAULT_LOCAL_PART: Final = "support"
@@ -278,21 +279,6 @@ def send_notice(ticket: Ticket, to: Address, subject: str, body: str) -> Message
 
 
 def _after_agent_message(ticket: Ticket, at: dt.datetime, status: str) -> None:
-    ticket.status = status
-    if status in {TicketStatus.RESOLVED, TicketStatus.CLOSED}:
-        ticket.closed_at = at
+    change_status(ticket, status, at)
     ticket.last_message_at = max(ticket.last_message_at, at)
     ticket.save(update_fields=["status", "closed_at", "last_message_at", "updated_at"])
-
-
-def set_ticket_status(ticket_id: int, status: str) -> Ticket:
-    """An agent changes the status; resolving or closing stamps `closed_at` (the reopen policy counts from it)."""
-    if status not in TicketStatus.values:
-        raise ValueError(f"unknown status {status!r}")
-    with transaction.atomic():
-        ticket = _lock(ticket_id)
-        ticket.status = status
-        if status in {TicketStatus.RESOLVED, TicketStatus.CLOSED}:
-            ticket.closed_at = timezone.now()
-        ticket.save(update_fields=["status", "closed_at", "updated_at"])
-        return ticket

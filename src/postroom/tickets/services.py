@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import connection, transaction
 
 from postroom.core.blobs import FileBlobStore
 from postroom.core.db import fetch_row, insert_row, insert_rows, update_row
@@ -28,6 +28,25 @@ from postroom.tickets.models import (
 )
 
 REOPENING_STATUSES = frozenset({TicketStatus.PENDING, TicketStatus.RESOLVED, TicketStatus.CLOSED})
+FINISHED_STATUSES = frozenset({TicketStatus.RESOLVED, TicketStatus.CLOSED})
+
+
+def change_status(ticket: Ticket, status: str, at: dt.datetime) -> None:
+    """Set the status (not saved); resolving or closing stamps `closed_at`, which the late-reply policy counts from."""
+    if status not in TicketStatus.values:
+        raise ValueError(f"unknown status {status!r}")
+    ticket.status = status
+    if status in FINISHED_STATUSES:
+        ticket.closed_at = at
+
+
+def set_ticket_status(ticket_id: int, status: str, at: dt.datetime) -> Ticket:
+    """An agent changes the status (in its own transaction, under the ticket's row lock)."""
+    with transaction.atomic():
+        ticket = lock_ticket(ticket_id)
+        change_status(ticket, status, at)
+        update_row(ticket, ["status", "closed_at", "updated_at"])
+        return ticket
 
 
 def build_email_key(address: str) -> str:

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
@@ -29,10 +30,10 @@ from postroom.outbound.services import (
     add_note,
     parse_address_list,
     send_reply,
-    set_ticket_status,
 )
 from postroom.tickets.attachments import AttachmentUnavailableError, get_attachment_bytes
 from postroom.tickets.models import Attachment, Message, Ticket, TicketStatus
+from postroom.tickets.services import set_ticket_status
 from postroom.web import queries
 
 PAGE_SIZE = 50
@@ -163,7 +164,7 @@ def ticket_status(request: HttpRequest, reference: str) -> HttpResponse:
     status = request.POST.get("status", "")
     if status not in TicketStatus.values:
         return _render_ticket(request, ticket, error=f"unknown status {status!r}", status=422)
-    set_ticket_status(ticket.pk, status)
+    set_ticket_status(ticket.pk, status, timezone.now())
     return redirect("ticket-detail", reference=ticket.reference)
 
 

@@ -15,9 +15,9 @@ from postroom.inbound.queries import (
 )
 from postroom.mail.values import Address
 from postroom.tickets.models import ClosedReplyPolicy, Ticket, TicketStatus, UnknownSenderPolicy
+from postroom.tickets.services import FINISHED_STATUSES
 
 NAME: Final = "admit"
-FINISHED: Final = frozenset({TicketStatus.RESOLVED, TicketStatus.CLOSED})
 
 
 def _collect_participants(ctx: InboundContext) -> tuple[Address, ...]:
@@ -160,7 +160,7 @@ def run(ctx: InboundContext) -> StageResult:
             reason=f"from {standing}; {what}, so the ticket's status is left as it is",
             data={"ticket": ticket.reference},
         )
-    if ticket.status in FINISHED:
+    if ticket.status in FINISHED_STATUSES:
         late = _late_reply(ctx, ticket, standing)
         if late is not None:
             return late

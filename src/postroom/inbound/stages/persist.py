@@ -8,8 +8,6 @@ from postroom.inbound.context import InboundContext, StageResult, Stop
 from postroom.inbound.models import InboundMessage, InboundStatus
 from postroom.mail.fingerprint import build_fingerprint
 from postroom.mail.forwards import ForwardInfo
-from postroom.mail.threadindex import parse_thread_index
-from postroom.mail.threads import extract_thread_signals
 from postroom.tickets.queries import find_inbound_by_fingerprint
 from postroom.tickets.services import (
     InboundContent,
@@ -68,7 +66,7 @@ def run(ctx: InboundContext) -> StageResult:
         reason += " and reopened it" if reopened else ""
     ctx.ticket = ticket
     reading = ctx.require_reading()
-    thread_index = next((value for name, value in parsed.headers if name.lower() == "thread-index"), "")
+    signals = ctx.signals
     ctx.message = add_inbound_message(
         ticket=ticket,
         author=author,
@@ -88,7 +86,8 @@ def run(ctx: InboundContext) -> StageResult:
             new_text=reading.reply.new_text,
             quoted_text=reading.reply.quoted_text,
             signature_text=reading.reply.signature,
-            thread_index=_thread_root(thread_index),
+            # Outlook's conversation key (MS-OXOMSG 2.2.1.3) that later messages of the conversation share
+            thread_index=signals.thread_index.root if signals and signals.thread_index else "",
             forwarded=_forward_record(reading.forward),
             is_automatic=reading.automatic.is_automatic,
             internal=ctx.as_note,
@@ -96,21 +95,14 @@ def run(ctx: InboundContext) -> StageResult:
     )
     count = store_attachments(ctx.message, parsed.attachments, ctx.store, blobs_written=True)
     added = 0 if ctx.as_note else add_participants(ticket, ctx.participants)
-    foreign = _foreign_references(ctx)
-    if foreign:
-        record_external_references(ticket, foreign)
+    if signals and signals.foreign_refs:
+        record_external_references(ticket, signals.foreign_refs)
     return StageResult(
         verdict=verdict,
         reason=reason,
         data={"ticket": ticket.reference, "message": ctx.message.pk, "attachments": count, "participants": added},
         stop=Stop(InboundStatus.PROCESSED),
     )
-
-
-def _thread_root(value: str) -> str:
-    """The Outlook conversation key (MS-OXOMSG 2.2.1.3) that later messages of the conversation share."""
-    index = parse_thread_index(value) if value else None
-    return index.root if index is not None else ""
 
 
 def _forward_record(forward: ForwardInfo | None) -> dict[str, str | None] | None:
@@ -122,16 +114,3 @@ def _forward_record(forward: ForwardInfo | None) -> dict[str, str | None] | None
         "date": forward.date.isoformat() if forward.date is not None else forward.date_text,
         "subject": forward.subject,
     }
-
-
-def _foreign_references(ctx: InboundContext) -> tuple[str, ...]:
-    patterns = ctx.queue.foreign_reference_patterns if ctx.queue is not None else []
-    if not patterns:
-        return ()
-    try:
-        signals = extract_thread_signals(
-            ctx.require_parsed(), ticket_prefix=ctx.options.ticket_prefix, foreign_patterns=patterns
-        )
-    except ValueError:
-        return ()
-    return signals.foreign_refs

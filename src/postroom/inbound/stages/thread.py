@@ -22,6 +22,7 @@ def run(ctx: InboundContext) -> StageResult:
         signals = extract_thread_signals(parsed, ticket_prefix=ctx.options.ticket_prefix, foreign_patterns=patterns)
     except ValueError:  # a bad pattern is the admin's mistake: thread without foreign numbers, say so in the trace
         signals = extract_thread_signals(parsed, ticket_prefix=ctx.options.ticket_prefix)
+    ctx.signals = signals
     # A plus-addressed Reply-To token arrives in the envelope recipient, which headers may not show.
     envelope_tokens = find_tokens(addresses=ctx.inbound.envelope_to or ())
     tokens = tuple(dict.fromkeys([*signals.tokens, *envelope_tokens]))
