@@ -488,12 +488,11 @@ def _read_ses_notification(text: str, own_id: str) -> Report | None:
     return None
 
 
-_REPORT_LIKE_SUBJECT: Final = re.compile(
-    r"undeliver|delivery|returned mail|failure notice|mail failure|non.?deliver|unzustellbar|nicht zugestellt|"
-    r"non remis|no entregado|read:|gelesen:|lu :|disposition|receipt|zustellung|rapport",
+# Read receipts and the few bounce subjects `_BOUNCE_SUBJECT` does not need (it works with body evidence).
+_RECEIPT_SUBJECT: Final = re.compile(
+    r"read:|gelesen:|lu :|disposition|receipt|delivery|zustellung|nicht zugestellt|rapport|non.?remis|no entregado",
     re.I,
 )
-_REPORTING_SENDERS: Final = ("mailer-daemon", "postmaster", "mail-daemon", "mailer_daemon")
 
 
 def may_be_report(headers: tuple[tuple[str, str], ...], subject: str, sender: str) -> bool:
@@ -502,8 +501,8 @@ def may_be_report(headers: tuple[tuple[str, str], ...], subject: str, sender: st
     True for multipart/report, X-Failed-Recipients, a null Return-Path, a MAILER-DAEMON/postmaster sender or a
     subject that reads like a bounce or a read receipt; `parse_report` then decides.
     """
-    local = sender.partition("@")[0].lower()
-    if local.startswith(_REPORTING_SENDERS) or _REPORT_LIKE_SUBJECT.search(subject[:300]):
+    head = subject[:300]
+    if _DAEMON_SENDER.search(sender) or _BOUNCE_SUBJECT.search(head) or _RECEIPT_SUBJECT.search(head):
         return True
     for name, value in headers:
         key = name.lower()
