@@ -76,6 +76,19 @@ def upsert_contact(tenant: Tenant, address: Address) -> Contact:
     return contact
 
 
+def upsert_contacts(tenant: Tenant, addresses: Sequence[Address]) -> list[Contact]:
+    """The contacts for these addresses, in the same order; one per address key.
+
+    Written in one order (sorted by key) in every transaction: a new contact's row is locked until its inserter
+    commits, and two workers inserting the same two new contacts in opposite orders would deadlock."""
+    by_key: dict[str, Contact] = {}
+    for address in sorted(addresses, key=lambda a: build_email_key(a.address)):
+        key = build_email_key(address.address)
+        if key not in by_key:
+            by_key[key] = upsert_contact(tenant, address)
+    return [by_key[build_email_key(address.address)] for address in addresses]
+
+
 _TAKE_NUMBER_SQL = (
     f"UPDATE {TicketSequence._meta.db_table} SET next_number = next_number + 1 "  # noqa: S608 - our own table name
     "WHERE tenant_id = %s RETURNING next_number - 1"
@@ -83,10 +96,16 @@ _TAKE_NUMBER_SQL = (
 
 
 def allocate_ticket_number(tenant: Tenant) -> int:
-    """Take the next number in one statement (UPDATE ... RETURNING: PostgreSQL, SQLite 3.35+); the row stays
-    locked until the caller's transaction ends, so numbers are gap-free per committed ticket and never reused."""
+    """The tenant's next ticket number, unique and increasing.
+
+    PostgreSQL: from the tenant's sequence (migration tickets 0003), so no lock is held until the commit and
+    concurrent workers do not queue behind each other; a rolled-back ticket leaves a gap. SQLite serialises writers
+    anyway: one UPDATE ... RETURNING on the counter row, gap-free."""
     with connection.cursor() as cursor:
-        cursor.execute(_TAKE_NUMBER_SQL, [tenant.pk])
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT postroom_next_ticket_number(%s)", [tenant.pk])
+        else:
+            cursor.execute(_TAKE_NUMBER_SQL, [tenant.pk])
         row = cursor.fetchone()
     if row is not None:
         return int(row[0])
@@ -104,8 +123,7 @@ def create_ticket(
     prefix: str,
     linked_from: Ticket | None = None,
 ) -> Ticket:
-    """A new ticket with the tenant's next number. The number's row stays locked until the caller commits, so do
-    slow work (blob writes) before this."""
+    """A new ticket with the tenant's next number."""
     number = allocate_ticket_number(tenant)
     ticket = Ticket(
         tenant=tenant,
@@ -229,11 +247,10 @@ def ensure_default_queue(tenant: Tenant) -> Queue:
     return queue
 
 
-def add_participants(ticket: Ticket, people: Sequence[Address]) -> int:
+def add_participants(ticket: Ticket, people: Sequence[Contact]) -> int:
     """Add people to the conversation (copied on replies, allowed to follow up); known ones are skipped."""
     added = 0
-    for person in people:
-        contact = upsert_contact(Tenant(pk=ticket.tenant_id), person)
+    for contact in people:
         if contact.pk == ticket.requester_id:
             continue
         row = Participant(tenant_id=ticket.tenant_id, ticket=ticket, contact=contact, role=ParticipantRole.CC)

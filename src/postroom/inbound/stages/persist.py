@@ -19,7 +19,7 @@ from postroom.tickets.services import (
     record_external_references,
     store_attachment_blobs,
     store_attachments,
-    upsert_contact,
+    upsert_contacts,
 )
 
 NAME: Final = "persist"
@@ -42,9 +42,9 @@ def run(ctx: InboundContext) -> StageResult:
             stop=Stop(InboundStatus.PROCESSED),
         )
     sent_at = parsed.date or ctx.inbound.received_at
-    # File writes first: the ticket number's row lock (taken by create_ticket) is held until the commit.
-    store_attachment_blobs(parsed.attachments, ctx.store)
-    author = upsert_contact(ctx.tenant, ctx.requester)
+    store_attachment_blobs(parsed.attachments, ctx.store)  # file writes before any row lock
+    # Every contact before the ticket's row lock: no transaction waits for another's new contact while holding it.
+    author, *copied = upsert_contacts(ctx.tenant, [ctx.requester, *([] if ctx.as_note else ctx.participants)])
     if ctx.ticket is None:
         ticket = create_ticket(
             tenant=ctx.tenant,
@@ -94,7 +94,7 @@ def run(ctx: InboundContext) -> StageResult:
         ),
     )
     count = store_attachments(ctx.message, parsed.attachments, ctx.store, blobs_written=True)
-    added = 0 if ctx.as_note else add_participants(ticket, ctx.participants)
+    added = 0 if ctx.as_note else add_participants(ticket, copied)
     if signals and signals.foreign_refs:
         record_external_references(ticket, signals.foreign_refs)
     return StageResult(
