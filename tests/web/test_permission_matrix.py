@@ -7,13 +7,16 @@ for a redirect to the sign-in page, and for list pages "hidden" when the page an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+import importlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Final
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from matrix import ACT_API, ACT_WEB, ANONYMOUS, LIST, OTHER, OWN, READ, UNFILED, WHO, Case, Target, same, ticket_markers
 
 from ingesting import ingest_raw
 from mailfactory import build_mail
@@ -23,138 +26,59 @@ from postroom.inbound.models import InboundMessage, InboundStatus
 from postroom.inbound.routes import add_route
 from postroom.inbound.services import receive_message
 from postroom.tenants.services import get_default_tenant
-from postroom.tickets.models import Queue, Ticket
+from postroom.tickets.models import Queue
 from staff import make_staff
 
 pytestmark = pytest.mark.django_db
 
-OWN: Final = "own"  # a ticket in Support: queue managers and agents belong to it
-OTHER: Final = "other"  # a ticket in Sales: nobody but admins and auditors sees it
-UNFILED: Final = "unfiled"  # quarantined mail that became no ticket
-ANONYMOUS: Final = "anonymous"
-WHO: Final = (*(role.value for role in Role), ANONYMOUS)
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """What a request is about: its ticket (None for unfiled mail) and its inbound row."""
-
-    ticket: Ticket | None
-    inbound: InboundMessage
-
-    @property
-    def reference(self) -> str:
-        return self.ticket.reference if self.ticket else "PR-999999"
-
-    @property
-    def message_id(self) -> int:
-        return self.inbound.message_id or 0
-
-    @property
-    def attachment_id(self) -> int:
-        from postroom.tickets.models import Attachment
-
-        first = Attachment.objects.filter(message_id=self.message_id).order_by("id").first()
-        return first.pk if first else 0
-
-
-@dataclass(frozen=True, slots=True)
-class Case:
-    """One endpoint (by URL name; API operations as "METHOD api:name"), how to call it, what each role gets."""
-
-    key: str
-    method: str
-    url: Callable[[Target], str]
-    expected: dict[str, tuple[object, ...]]  # who -> outcome per target, in the order of `targets`
-    targets: tuple[str, ...] = (OWN, OTHER)
-    data: dict[str, Any] = field(default_factory=dict)
-    markers: Callable[[Target], tuple[str, ...]] | None = None  # list pages: what shows the target is listed
-
-
-def _same(*outcome: object) -> dict[str, tuple[object, ...]]:
-    return dict.fromkeys(WHO, outcome)
-
-
-# Who sees what on a page about one ticket (detail, headers, trace, API read).
-_READ = {
-    "admin": (200, 200),
-    "queue_manager": (200, 404),
-    "agent": (200, 404),
-    "auditor": (200, 200),
-    "requester": (403, 403),
-}
-# Who may act on a ticket (reply, note, status): web actions redirect back to the ticket after success.
-_ACT_WEB = {
-    "admin": (302, 302),
-    "queue_manager": (302, 404),
-    "agent": (302, 404),
-    "auditor": (403, 403),
-    "requester": (403, 403),
-}
-_ACT_API = {who: tuple(201 if outcome == 302 else outcome for outcome in row) for who, row in _ACT_WEB.items()}
-_LIST = {
-    "admin": (200, 200),
-    "queue_manager": (200, "hidden"),
-    "agent": (200, "hidden"),
-    "auditor": (200, 200),
-    "requester": (403, 403),
-}
-
-
-def _ticket_markers(target: Target) -> tuple[str, ...]:
-    """On the ticket list a ticket shows as its subject, its queue as a link with the open count."""
-    assert target.ticket
-    return (target.ticket.subject, f"?queue={target.ticket.queue.slug}&amp;")
-
-
-CASES: Final = (
-    Case("login", "GET", lambda t: "/login/", _same(200, 200)),
-    Case("logout", "POST", lambda t: "/logout/", _same("login", "login")),
+BASE_CASES: Final = (
+    Case("login", "GET", lambda t: "/login/", same(200, 200)),
+    Case("logout", "POST", lambda t: "/logout/", same("login", "login")),
     Case(
         "ticket-list",
         "GET",
         lambda t: "/?status=",
-        {**_LIST, ANONYMOUS: ("login", "login")},
-        markers=_ticket_markers,
+        {**LIST, ANONYMOUS: ("login", "login")},
+        markers=ticket_markers,
     ),
     Case(
         "ticket-list",
         "GET",
         lambda t: f"/?status=&queue={t.ticket.queue.slug if t.ticket else ''}",
-        {**_READ, ANONYMOUS: ("login", "login")},
+        {**READ, ANONYMOUS: ("login", "login")},
     ),
-    Case("ticket-detail", "GET", lambda t: f"/tickets/{t.reference}/", {**_READ, ANONYMOUS: ("login", "login")}),
+    Case("ticket-detail", "GET", lambda t: f"/tickets/{t.reference}/", {**READ, ANONYMOUS: ("login", "login")}),
     Case(
         "attachment-download",
         "GET",
         lambda t: f"/attachments/{t.attachment_id}/",
-        {**_READ, ANONYMOUS: ("login", "login")},
+        {**READ, ANONYMOUS: ("login", "login")},
     ),
     Case(
         "ticket-reply",
         "POST",
         lambda t: f"/tickets/{t.reference}/reply/",
-        {**_ACT_WEB, ANONYMOUS: ("login", "login")},
+        {**ACT_WEB, ANONYMOUS: ("login", "login")},
         data={"kind": "note", "text": "Checked the logs."},
     ),
     Case(
         "ticket-status",
         "POST",
         lambda t: f"/tickets/{t.reference}/status/",
-        {**_ACT_WEB, ANONYMOUS: ("login", "login")},
+        {**ACT_WEB, ANONYMOUS: ("login", "login")},
         data={"status": "pending"},
     ),
     Case(
         "message-headers",
         "GET",
         lambda t: f"/messages/{t.message_id}/headers/",
-        {**_READ, ANONYMOUS: ("login", "login")},
+        {**READ, ANONYMOUS: ("login", "login")},
     ),
     Case(
         "inbound-list",
         "GET",
         lambda t: "/inbound/",
-        {**{who: (*row, row[1]) for who, row in _LIST.items()}, ANONYMOUS: ("login",) * 3},
+        {**{who: (*row, row[1]) for who, row in LIST.items()}, ANONYMOUS: ("login",) * 3},
         targets=(OWN, OTHER, UNFILED),
         markers=lambda t: (t.inbound.tracking_id,),
     ),
@@ -162,33 +86,44 @@ CASES: Final = (
         "inbound-trace",
         "GET",
         lambda t: f"/inbound/{t.inbound.tracking_id}/",
-        {**{who: (*row, row[1]) for who, row in _READ.items()}, ANONYMOUS: ("login",) * 3},
+        {**{who: (*row, row[1]) for who, row in READ.items()}, ANONYMOUS: ("login",) * 3},
         targets=(OWN, OTHER, UNFILED),
     ),
-    Case("api:api-root", "GET", lambda t: "/api/v1/", _same(404, 404)),
-    Case("api:openapi-json", "GET", lambda t: "/api/openapi.json", _same(200, 200)),
-    Case("api:openapi-view", "GET", lambda t: "/api/docs", _same(200, 200)),
+    Case("api:api-root", "GET", lambda t: "/api/v1/", same(404, 404)),
+    Case("api:openapi-json", "GET", lambda t: "/api/openapi.json", same(200, 200)),
+    Case("api:openapi-view", "GET", lambda t: "/api/docs", same(200, 200)),
     Case(
         "GET api:list_messages",
         "GET",
         lambda t: f"/api/v1/tickets/{t.reference}/messages",
-        {**_READ, ANONYMOUS: (401, 401)},
+        {**READ, ANONYMOUS: (401, 401)},
     ),
     Case(
         "POST api:create_reply",
         "POST",
         lambda t: f"/api/v1/tickets/{t.reference}/replies",
-        {**_ACT_API, ANONYMOUS: (401, 401)},
+        {**ACT_API, ANONYMOUS: (401, 401)},
         data={"text": "Please restart the printer."},
     ),
     Case(
         "POST api:create_note",
         "POST",
         lambda t: f"/api/v1/tickets/{t.reference}/notes",
-        {**_ACT_API, ANONYMOUS: (401, 401)},
+        {**ACT_API, ANONYMOUS: (401, 401)},
         data={"text": "Called her."},
     ),
 )
+
+
+def _area_cases() -> tuple[Case, ...]:
+    """Every `CASES` of the matrix_cases_*.py modules beside this file, in file-name order."""
+    cases: list[Case] = []
+    for path in sorted(Path(__file__).parent.glob("matrix_cases_*.py")):
+        cases.extend(importlib.import_module(path.stem).CASES)
+    return tuple(cases)
+
+
+CASES: Final = (*BASE_CASES, *_area_cases())
 
 
 def _url_names(patterns: list[URLPattern | URLResolver], namespace: str = "") -> Iterator[str]:
@@ -263,11 +198,12 @@ def _outcome(case: Case, target: Target, response: Any) -> object:
 
 
 def _call(case: Case, client: Client, target: Target) -> object:
+    """GET as it is; API calls send JSON; console forms post form data."""
     url = case.url(target)
     if case.method == "GET":
         response = client.get(url)
-    elif case.key.startswith("POST api:"):
-        response = client.post(url, case.data, content_type="application/json")
+    elif " api:" in case.key:
+        response = client.generic(case.method, url, json.dumps(case.data), content_type="application/json")
     else:
         response = client.post(url, case.data)
     return _outcome(case, target, response)

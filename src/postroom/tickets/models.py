@@ -103,12 +103,31 @@ class TicketSequence(TenantOwnedModel):
         constraints = [models.UniqueConstraint(fields=["tenant"], name="ticket_sequence_one_per_tenant")]
 
 
+class TicketPriority(models.TextChoices):
+    LOW = "low", "Low"
+    NORMAL = "normal", "Normal"
+    HIGH = "high", "High"
+    URGENT = "urgent", "Urgent"
+
+
 class Ticket(TenantOwnedModel):
     number = models.PositiveBigIntegerField()
     reference = models.CharField(max_length=32, help_text="The number as carried in subjects, e.g. PR-000123.")
     queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="tickets")
     subject = models.CharField(max_length=998, blank=True)
     status = models.CharField(max_length=16, choices=TicketStatus.choices, default=TicketStatus.NEW)
+    priority = models.CharField(max_length=8, choices=TicketPriority.choices, default=TicketPriority.NORMAL)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_tickets"
+    )
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged_tickets",
+        help_text="Set when this ticket was merged into another: its messages moved there and it was closed.",
+    )
     requester = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="tickets")
     updated_at = models.DateTimeField(auto_now=True)
     last_message_at = models.DateTimeField()
@@ -126,7 +145,10 @@ class Ticket(TenantOwnedModel):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "number"], name="ticket_unique_number"),
         ]
-        indexes = [models.Index(fields=["tenant", "queue", "status", "-last_message_at"], name="ticket_list_idx")]
+        indexes = [
+            models.Index(fields=["tenant", "queue", "status", "-last_message_at"], name="ticket_list_idx"),
+            models.Index(fields=["tenant", "assignee", "status", "-last_message_at"], name="ticket_assignee_idx"),
+        ]
         ordering = ["-last_message_at"]
 
     def __str__(self) -> str:
