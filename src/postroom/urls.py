@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
-from django.urls import path
+from django.urls import include, path
 
 from postroom.api.urls import api
 from postroom.web import views
@@ -21,6 +21,9 @@ urlpatterns = [
     path("attachments/<int:pk>/", views.attachment_download, name="attachment-download"),
     path("inbound/", views.inbound_list, name="inbound-list"),
     path("inbound/<str:tracking_id>/", views.inbound_trace, name="inbound-trace"),
+    path("quarantine/", include("postroom.web.urls_quarantine")),
+    path("admin/", include("postroom.web.urls_admin")),
+    path("portal/", include("postroom.portal.urls")),
 ]
 
 

@@ -15,11 +15,21 @@ from ninja.errors import AuthenticationError, ValidationError
 from ninja.security import django_auth
 
 from postroom.api.auth import TokenAuth
+from postroom.api.contacts import router as contacts_router
+from postroom.api.mailboxes import router as mailboxes_router
+from postroom.api.messages import router as messages_router
 from postroom.api.problems import problem_response
+from postroom.api.quarantine import router as quarantine_router
+from postroom.api.queues import router as queues_router
 from postroom.api.tickets import router as tickets_router
 
 api = NinjaAPI(title="Postroom API", version="1", auth=[TokenAuth(), django_auth], urls_namespace="api")
 api.add_router("/v1/tickets", tickets_router)  # schema at /api/openapi.json, docs at /api/docs
+api.add_router("/v1/messages", messages_router)
+api.add_router("/v1/quarantine", quarantine_router)
+api.add_router("/v1", queues_router)  # /v1/queues and /v1/routes
+api.add_router("/v1/mailboxes", mailboxes_router)
+api.add_router("/v1", contacts_router)  # /v1/contacts and /v1/organizations
 
 
 @api.exception_handler(ValidationError)

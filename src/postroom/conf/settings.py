@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "postroom.outbound",
     "postroom.inbound",
     "postroom.web",
+    "postroom.portal",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,7 @@
+"""API: Contacts and organisations."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["contacts"])

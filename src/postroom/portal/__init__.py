@@ -1,0 +1,1 @@
+"""The requester portal: requesters sign in with a one-time link by email, see their tickets and reply."""

@@ -1,0 +1,8 @@
+"""The portal's pages, mounted at /portal/."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern
+
+app_name = "portal"
+urlpatterns: list[URLPattern] = []
