@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import smtplib
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -430,3 +431,116 @@ def test_format_peer_and_sanitise_reason() -> None:
     assert sanitise_reason("bad\r\nthing\tü") == "bad thing"
     assert len(sanitise_reason("x" * 1000)) == 200
     assert DeliveryOutcome.rejected("r").status is DeliveryStatus.REJECTED
+
+
+class RawSession:
+    """A client speaking SMTP over a plain socket, to send the data section in whatever pieces a test needs."""
+
+    def __init__(self, listener: InboundListener) -> None:
+        self.sock = socket.create_connection((HOST, listener.port), timeout=TIMEOUT)
+        self.pending = b""
+        assert self.reply().startswith(b"220")
+        self.send(b"EHLO client.example.org\r\n")
+        assert self.reply().startswith(b"250")
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def reply(self) -> bytes:
+        """One reply, multi-line ones joined: lines up to the one whose code is followed by a space."""
+        lines = []
+        while True:
+            while b"\r\n" not in self.pending:
+                chunk = self.sock.recv(4096)
+                assert chunk, "connection closed"
+                self.pending += chunk
+            line, self.pending = self.pending.split(b"\r\n", 1)
+            lines.append(line)
+            if line[3:4] == b" ":
+                return b"\n".join(lines)
+
+    def start_data(self) -> None:
+        for command in (b"MAIL FROM:<kunde@example.org>\r\n", b"RCPT TO:<support@example.com>\r\n", b"DATA\r\n"):
+            self.send(command)
+            assert self.reply()[:3] in (b"250", b"354")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@contextmanager
+def raw_session(listener: InboundListener) -> Iterator[RawSession]:
+    session = RawSession(listener)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+@pytest.mark.parametrize(
+    ("wire", "content"),
+    [
+        (b".\r\n", b""),
+        (b"\r\n.\r\n", b"\r\n"),
+        (b"a\r\n.\r\n", b"a\r\n"),
+        (b"..\r\n.\r\n", b".\r\n"),
+        (b"..hidden dot\r\nx\r\n...\r\n.\r\n", b".hidden dot\r\nx\r\n..\r\n"),
+        (b"a\r\n\r\nb\r\n.\r\n", b"a\r\n\r\nb\r\n"),
+        (b"no dot. here\r\n. not the end\r\n.\r\n", b"no dot. here\r\n not the end\r\n"),
+    ],
+    ids=["empty", "one-empty-line", "one-char", "stuffed-lone-dot", "stuffed-lines", "blank-line", "dot-text"],
+)
+@pytest.mark.parametrize("piece", [1, 2, 3, 4096], ids=lambda n: f"{n}-byte-writes")
+def test_data_section_is_read_exactly_however_it_is_split(wire: bytes, content: bytes, piece: int) -> None:
+    """
+    GIVEN a listener
+    WHEN a data section (empty, short lines, transparency dots) arrives in pieces of 1 to 4096 bytes
+    THEN the end is found wherever the pieces split it, and the message is exactly the unstuffed lines
+    """
+    recorder = Recorder()
+    with running(recorder) as listener, raw_session(listener) as session:
+        session.start_data()
+        for start in range(0, len(wire), piece):
+            session.send(wire[start : start + piece])
+        assert session.reply().startswith(b"250 2.0.0")
+
+    assert [e.raw for e in recorder.envelopes] == [content]
+
+
+def test_commands_pipelined_after_the_data_are_answered_in_order() -> None:
+    """
+    GIVEN a listener
+    WHEN a client sends the end of one message and the next transaction's commands in one write (RFC 2920)
+    THEN both messages are delivered, each with its own bytes, and every command gets its reply in order
+    """
+    recorder = Recorder()
+    with running(recorder) as listener, raw_session(listener) as session:
+        session.start_data()
+        session.send(
+            b"first\r\n.\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<support@example.com>\r\nDATA\r\n"
+            b"second\r\n.\r\nQUIT\r\n"
+        )
+        replies = [session.reply()[:3] for _ in range(6)]
+
+    assert replies == [b"250", b"250", b"250", b"354", b"250", b"221"]
+    assert [e.raw for e in recorder.envelopes] == [b"first\r\n", b"second\r\n"]
+
+
+def test_oversized_data_split_at_the_end_is_refused_and_the_session_goes_on() -> None:
+    """
+    GIVEN a listener with max_bytes of 64 KiB
+    WHEN a too large message arrives in 1 KiB writes with its end split between writes, then a small one follows
+    THEN the first is answered 552 without being delivered, and the second is accepted on the same connection
+    """
+    recorder = Recorder()
+    wire = (b"z" * 1000 + b"\r\n") * 80 + b".\r\n"
+    with running(recorder) as listener, raw_session(listener) as session:
+        session.start_data()
+        for start in range(0, len(wire), 1021):
+            session.send(wire[start : start + 1021])
+        assert session.reply().startswith(b"552 5.3.4")
+        session.start_data()
+        session.send(b"small\r\n.\r\n")
+        assert session.reply().startswith(b"250")
+
+    assert [e.raw for e in recorder.envelopes] == [b"small\r\n"]
