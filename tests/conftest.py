@@ -15,12 +15,19 @@ os.environ.setdefault("POSTROOM_HOME", tempfile.mkdtemp(prefix="postroom-test-")
 
 
 def pytest_runtest_setup(item: object) -> None:
-    """Per-process caches must not carry rows from one test's (rolled back) database into the next."""
+    """Per-process caches must not carry rows from one test's (rolled back) database into the next, nor Django's
+    cache its counters (API rate limits, portal sign-in limits) from one test's users into the next's."""
     try:
         from postroom.core.localcache import clear_local_caches
     except ImportError:  # pragma: no cover - the package is always installed in the test environment
         return
     clear_local_caches()
+    from django.conf import settings
+
+    if settings.configured:
+        from django.core.cache import cache
+
+        cache.clear()
 
 
 @pytest.fixture

@@ -12,14 +12,17 @@ runs rootless (Dovecot's HowTo/Rootless): every process is that user, no chroots
 from __future__ import annotations
 
 import grp
+import imaplib
 import os
 import pwd
+import re
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -107,6 +110,9 @@ class DovecotServer:
         else:
             self.mail_root = root / "mail"
             self.mail_root.mkdir()
+        # Dovecot's unix sockets live in base_dir, and a socket path is limited to 108 bytes: pytest's tmp_path
+        # under xdist (…/popen-gw0/<long test name>/…) is too deep for it.
+        self.base_dir = Path(tempfile.mkdtemp(prefix="dv-"))
         self.config_file = root / "dovecot.conf"
         self.log_file = root / "dovecot.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -134,7 +140,6 @@ class DovecotServer:
 
     def write_config(self) -> None:
         ident = self.identity
-        (self.root / "base").mkdir(exist_ok=True)
         (self.root / "state").mkdir(exist_ok=True)
         passwd = self.root / "passwd"
         passwd.write_text("".join(f"{name}:{{PLAIN}}{password}\n" for name, password in self.users.items()))
@@ -143,7 +148,7 @@ class DovecotServer:
             f"""# Written by tests/dovecotserver.py for one test run.
 protocols = imap
 listen = {HOST}
-base_dir = {self.root / "base"}
+base_dir = {self.base_dir}
 state_dir = {self.root / "state"}
 instance_name = postroom-test-{self.imap_port}
 log_path = {self.log_file}
@@ -242,6 +247,7 @@ service ipc {{
                 self.process.kill()
                 self.process.wait(timeout=10)
         self.process = None
+        shutil.rmtree(self.base_dir, ignore_errors=True)
         if self._own_mail_root:
             shutil.rmtree(self.mail_root, ignore_errors=True)
 
@@ -265,3 +271,75 @@ def serve_dovecot(tmp_path_factory: pytest.TempPathFactory, users: Mapping[str, 
         pytest.skip(NOT_INSTALLED)
     with DovecotServer(tmp_path_factory.mktemp("dovecot"), dict(users)) as server:
         yield server
+
+
+# --- mail in the server, for connector tests (tests/connectors) -----------------------------------------------
+
+
+def open_imap(server: DovecotServer, user: str) -> imaplib.IMAP4_SSL:
+    """A logged-in IMAPS connection as `user` (password from the server's users), trusting the test CA."""
+    context = ssl.create_default_context(cafile=str(server.ca_file))
+    conn = imaplib.IMAP4_SSL(HOST, server.imaps_port, ssl_context=context, timeout=30)
+    conn.login(user, server.users[user])
+    return conn
+
+
+def append_messages(server: DovecotServer, user: str, raws: Sequence[bytes], folder: str = "INBOX") -> None:
+    """APPEND each message to `folder` (created when missing) over one connection, like a delivery would."""
+    conn = open_imap(server, user)
+    try:
+        if folder.upper() != "INBOX":
+            conn.create(folder)  # "already exists" is a NO, which is fine
+        for raw in raws:
+            typ, data = conn.append(folder, "", None, raw)
+            if typ != "OK":
+                raise RuntimeError(f"APPEND to {folder} failed: {data!r}")
+    finally:
+        conn.logout()
+
+
+def create_folder(server: DovecotServer, user: str, folder: str) -> None:
+    conn = open_imap(server, user)
+    try:
+        conn.create(folder)
+    finally:
+        conn.logout()
+
+
+def list_flags(server: DovecotServer, user: str, folder: str = "INBOX") -> dict[int, set[str]]:
+    """UID -> flags of every message in `folder` (read-only EXAMINE: looking changes nothing)."""
+    conn = open_imap(server, user)
+    try:
+        typ, _ = conn.select(folder, readonly=True)
+        if typ != "OK":
+            return {}
+        typ, data = conn.uid("FETCH", "1:*", "(FLAGS)")
+        out: dict[int, set[str]] = {}
+        for item in data:
+            if not isinstance(item, bytes):
+                continue
+            match = re.search(rb"UID (\d+) FLAGS \(([^)]*)\)|FLAGS \(([^)]*)\) UID (\d+)", item)
+            if match is None:
+                continue
+            uid = int(match.group(1) or match.group(4))
+            flags = (match.group(2) if match.group(1) else match.group(3)) or b""
+            out[uid] = {f.decode() for f in flags.split()}
+        return out
+    finally:
+        conn.logout()
+
+
+def set_uidvalidity(server: DovecotServer, user: str, value: int, folder: str = "INBOX") -> None:
+    """Give a folder a new UIDVALIDITY (as after a server migration or a rebuilt index).
+
+    Dovecot keeps the UIDs' numbers; a client must still treat every UID under the new UIDVALIDITY as new.
+    """
+    doveadm = shutil.which("doveadm") or shutil.which("doveadm", path="/usr/bin:/usr/sbin")
+    if doveadm is None:
+        raise RuntimeError("doveadm is not installed")
+    subprocess.run(
+        [doveadm, "-c", str(server.config_file), "mailbox", "update", "-u", user, "--uid-validity", str(value), folder],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )

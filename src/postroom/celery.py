@@ -13,4 +13,5 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.imports = (
     "postroom.inbound.tasks",
     "postroom.outbound.tasks",
+    "postroom.portal.tasks",
 )  # embedded mode runs them in-process, so import them eagerly

@@ -62,6 +62,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     report = initialise(admin_username="admin")
     runtime = EmbeddedRuntime(workers=conf.embedded_workers)
     runtime.start_workers()
+    runtime.start_poller(conf.poller_heartbeat_seconds)
     web_port = args.web_port if args.web_port is not None else conf.web_port
     smtp_port = args.smtp_port if args.smtp_port is not None else conf.smtp_port
     try:
@@ -151,6 +152,24 @@ def cmd_listen(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_poll(args: argparse.Namespace) -> int:
+    import threading
+
+    from django.conf import settings
+
+    from postroom.connectors.poller import Poller
+
+    heartbeat = args.heartbeat if args.heartbeat is not None else settings.POSTROOM.poller_heartbeat_seconds
+    if heartbeat <= 0:
+        raise CommandError("--heartbeat must be a positive number of seconds", EXIT_USAGE)
+    poller = Poller(heartbeat_seconds=heartbeat)
+    print(f"poller {poller.holder}: heartbeat {heartbeat}s", flush=True)
+    stop = threading.Event()
+    install_stop_handlers(stop.set)
+    poller.run(stop)  # releases its leases when stopped (SIGTERM, Ctrl-C)
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from postroom.celery import app
 
@@ -168,12 +187,14 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
     from postroom.inbound.services import sweep_stale
     from postroom.outbound.sender import requeue_due_deliveries
+    from postroom.portal.outbox import requeue_due_sign_in_requests
 
     stop = threading.Event()
     install_stop_handlers(stop.set)
     while not stop.is_set():
         sweep_stale()
         requeue_due_deliveries()
+        requeue_due_sign_in_requests()
         close_old_connections()
         stop.wait(args.interval)
     return 0
@@ -244,6 +265,7 @@ def cmd_tokens(args: argparse.Namespace) -> int:
 def cmd_outbox(args: argparse.Namespace) -> int:
     from postroom.outbound.queries import list_deliveries, retry_delivery
     from postroom.outbound.sender import send_due_deliveries
+    from postroom.portal.outbox import send_due_sign_in_requests
 
     if args.action == "retry":
         if not args.ids:
@@ -252,12 +274,80 @@ def cmd_outbox(args: argparse.Namespace) -> int:
             if not retry_delivery(delivery_id):
                 raise CommandError(f"no failed or deferred delivery {delivery_id}")
     if args.action in {"retry", "send"}:
-        print(f"sent or attempted: {send_due_deliveries()}")
+        print(f"sent or attempted: {send_due_deliveries()} (portal sign-in links: {send_due_sign_in_requests()})")
         return 0
     for row in list_deliveries(args.status):
         reply = f" {row.last_reply[:80]}" if row.last_reply else ""
         print(f"{row.pk}\t{row.status}\t{row.attempts}\t{','.join(row.recipients)[:60]}{reply}")
     return 0
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    """Quarantined mail: list, release ID, delete ID, purge (docs/architecture/quarantine.md)."""
+    import getpass
+
+    from django.contrib.auth import get_user_model
+
+    from postroom.inbound import quarantine
+
+    if args.action in {"list", "purge"} and args.id:
+        raise CommandError(f"usage: postroom quarantine {args.action} takes no ID", EXIT_USAGE)
+    if args.action == "purge":
+        if args.days is not None and args.days < 1:
+            raise CommandError("usage: postroom quarantine purge [--days N] (N at least 1)", EXIT_USAGE)
+        print(f"purged: {quarantine.purge_expired(retention_days=args.days)}")
+        return 0
+    if args.action == "list":
+        filters = quarantine.QuarantineFilter(cause=args.cause or "", sender=args.sender or "")
+        page = quarantine.list_quarantined(None, filters, limit=quarantine.MAX_PAGE_SIZE)
+        for row in page.rows:
+            sender, when = row.sender or row.envelope_from, row.received_at.strftime("%Y-%m-%d %H:%M")
+            print(f"{row.pk}\t{row.tracking_id}\t{when}\t{row.cause}\t{sender}\t{row.subject[:60]}")
+        if page.next_cursor:
+            print(f"(the newest {len(page.rows)} shown; narrow with --cause or --sender, or use the console)")
+        return 0
+    if not args.id:
+        raise CommandError(f"usage: postroom quarantine {args.action} ID (ledger id or tracking id)", EXIT_USAGE)
+    actor = quarantine.Actor(name=f"{getpass.getuser()} (command line)")
+    if args.by:
+        user = get_user_model().objects.filter(username=args.by).first()
+        if user is None:
+            raise CommandError(f"no user {args.by!r}", EXIT_USAGE)
+        actor = quarantine.Actor.of(user)
+    try:
+        row = quarantine.get_quarantined(None, args.id)
+        if args.action == "release":
+            row = quarantine.release_message(row.pk, actor)
+        else:
+            row = quarantine.delete_message(row.pk, actor)
+    except quarantine.QuarantineError as e:
+        raise CommandError(str(e)) from e
+    ticket = f" -> {row.message.ticket.reference}" if row.message else ""
+    print(f"{row.pk}\t{row.tracking_id}\t{row.status}{' (' + row.cause + ')' if row.cause else ''}{ticket}")
+    return 0
+
+
+def cmd_mailboxes(args: argparse.Namespace) -> int:
+    """Mailboxes: list them, or test one's connections (docs/architecture/admin.md, "Test connection")."""
+    from postroom.mailboxes.models import Mailbox
+
+    if args.action == "list":
+        for mailbox in Mailbox.objects.select_related("default_queue").order_by("name"):
+            tested = "never tested"
+            if mailbox.last_test_at is not None:
+                outcome = "passed" if mailbox.last_test_ok else "failed"
+                tested = f"test {outcome} {mailbox.last_test_at:%Y-%m-%d %H:%M}"
+            state = "active" if mailbox.is_active else "inactive"
+            print(f"{mailbox.pk}\t{mailbox.name}\t{mailbox.kind}\t{mailbox.address or '-'}\t{state}\t{tested}")
+        return 0
+    from postroom.mailboxes.probe import probe_mailbox
+
+    chosen = Mailbox.objects.filter(pk=args.id).first() if args.id is not None else None
+    if chosen is None:
+        raise CommandError("usage: postroom mailboxes test ID (an id from `postroom mailboxes list`)", EXIT_USAGE)
+    result = probe_mailbox(chosen)
+    print("\n".join(result.render_lines()))
+    return 0 if result.ok else EXIT_FAILED
 
 
 def cmd_manage(args: argparse.Namespace) -> int:
@@ -298,6 +388,20 @@ def _add_admin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("--status", choices=["queued", "sending", "sent", "deferred", "failed"])
     p.set_defaults(func=cmd_outbox)
 
+    p = sub.add_parser("quarantine", help="quarantined mail: list, release ID, delete ID, purge (after the retention)")
+    p.add_argument("action", choices=["list", "release", "delete", "purge"])
+    p.add_argument("id", nargs="?", metavar="ID", help="ledger id or tracking id (release, delete)")
+    p.add_argument("--cause", help="list: only this cause")
+    p.add_argument("--sender", help="list: sender address containing this")
+    p.add_argument("--by", metavar="USER", help="release, delete: the user recorded (default: you, command line)")
+    p.add_argument("--days", type=int, help="purge: retention in days (default POSTROOM_QUARANTINE_RETENTION_DAYS)")
+    p.set_defaults(func=cmd_quarantine)
+
+    p = sub.add_parser("mailboxes", help="mailboxes: list, or test ID (connect to its servers and report)")
+    p.add_argument("action", choices=["list", "test"])
+    p.add_argument("id", nargs="?", type=int, metavar="ID")
+    p.set_defaults(func=cmd_mailboxes)
+
     p = sub.add_parser("manage", help="run a Django management command")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_manage)
@@ -337,6 +441,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("listen", help="run only the SMTP/LMTP listener")
     p.add_argument("--port", type=int)
     p.set_defaults(func=cmd_listen)
+
+    p = sub.add_parser("poll", help="read IMAP mailboxes (IDLE or polling), each held by one live poller")
+    p.add_argument("--heartbeat", type=float, help="seconds between lease renewals (POSTROOM_POLLER_HEARTBEAT_SECONDS)")
+    p.set_defaults(func=cmd_poll)
 
     p = sub.add_parser("worker", help="distributed mode: a Celery worker")
     p.add_argument("--concurrency", type=int, default=2)

@@ -20,6 +20,7 @@ from postroom.inbound.claims import claim_inbound_batch
 from postroom.inbound.queries import has_waiting_inbound
 from postroom.inbound.services import process_claimed_inbound
 from postroom.outbound.sender import send_due_deliveries
+from postroom.portal.outbox import send_due_sign_in_requests
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,8 @@ def run_worker_loop(
                 continue
             done = process_pending(stop)
             if done == 0:
-                done = send_due_deliveries()  # retries, and new mail whose hand-off was lost
+                # retries, and new mail whose hand-off was lost: replies and notices, then portal sign-in links
+                done = send_due_deliveries() + send_due_sign_in_requests()
             if done == 0 and exit_when_idle and not has_waiting_inbound():
                 return
             if done == 0 and local_queue is None:
@@ -87,6 +89,16 @@ class EmbeddedRuntime:
             )
             thread.start()
             self.threads.append(thread)
+
+    def start_poller(self, heartbeat_seconds: float) -> None:
+        """The mailbox poller (IMAP IDLE and polling) as one more thread; it releases its leases on shutdown."""
+        from postroom.connectors.poller import Poller
+
+        poller = Poller(heartbeat_seconds=heartbeat_seconds)
+        thread = threading.Thread(target=poller.run, args=(self.stop,), name="postroom-poller", daemon=True)
+        thread.start()
+        self.threads.append(thread)
+        self.closers.append(lambda: thread.join(10))
 
     def start_web(self, host: str, port: int) -> None:
         from waitress.server import create_server

@@ -11,7 +11,7 @@ import json
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, ValidationError
+from ninja.errors import AuthenticationError, Throttled, ValidationError
 from ninja.security import django_auth
 
 from postroom.api.auth import TokenAuth
@@ -21,9 +21,17 @@ from postroom.api.messages import router as messages_router
 from postroom.api.problems import problem_response
 from postroom.api.quarantine import router as quarantine_router
 from postroom.api.queues import router as queues_router
+from postroom.api.ratelimit import ApiRateThrottle, on_throttled
 from postroom.api.tickets import router as tickets_router
 
-api = NinjaAPI(title="Postroom API", version="1", auth=[TokenAuth(), django_auth], urls_namespace="api")
+api = NinjaAPI(
+    title="Postroom API",
+    version="1",
+    auth=[TokenAuth(), django_auth],
+    throttle=ApiRateThrottle(),  # every operation, per token or signed-in user (POSTROOM_API_RATE_LIMIT)
+    urls_namespace="api",
+)
+api.add_exception_handler(Throttled, on_throttled)  # 429 as a problem, with Retry-After
 api.add_router("/v1/tickets", tickets_router)  # schema at /api/openapi.json, docs at /api/docs
 api.add_router("/v1/messages", messages_router)
 api.add_router("/v1/quarantine", quarantine_router)

@@ -46,6 +46,7 @@ class PostroomSettings:
     blob_dir: Path
     web_host: str
     web_port: int
+    api_rate_limit: int  # API requests per minute per token or signed-in user; 0: no limit
     smtp_host: str
     smtp_port: int
     smtp_lmtp: bool
@@ -58,6 +59,19 @@ class PostroomSettings:
     embedded_workers: int
     outbound_smtp_url: str
     mail_domain: str
+    allow_private_hosts: bool = False  # connection tests may reach loopback and private networks (SSRF guard)
+    quarantine_retention_days: int = 30  # quarantined mail nobody decided on is deleted after this many days
+    reply_attachment_max_bytes: int = 10 * 1024 * 1024  # one file an agent attaches to a reply or note
+    reply_attachments_max_total_bytes: int = 20 * 1024 * 1024  # all files of one reply together
+    portal_link_minutes: int = 15  # a requester portal sign-in link works this long, once
+    portal_session_hours: int = 8  # a portal sign-in lasts this long, then the requester asks for a new link
+    portal_links_per_address: int = 5  # sign-in links per address and hour (mail-bombing guard)
+    portal_links_per_client: int = 20  # sign-in requests per client IP (IPv6: /64) and hour
+    portal_public_url: str = ""  # origin the links in sign-in mail point to; empty: the request's checked Host
+    portal_upload_max_bytes: int = 10 * 1024 * 1024  # one file a requester attaches to a portal reply
+    portal_uploads_max_total_bytes: int = 20 * 1024 * 1024  # all files of one portal reply together
+    poller_heartbeat_seconds: int = 5  # `postroom poll`: leases renewed this often; a dead poller's taken over within 2
+    poller_failure_threshold: int = 3  # failed cycles in a row before a mailbox is unhealthy and admins are alerted
 
     @property
     def is_embedded(self) -> bool:
@@ -122,6 +136,18 @@ def parse_outbound_url(name: str, raw: str) -> str:
     return raw
 
 
+def parse_public_url(name: str, raw: str) -> str:
+    """`https://help.example.com` (optionally with a path prefix): an absolute http(s) URL without query or
+    fragment, kept without its trailing slash; empty stays empty."""
+    value = raw.strip()
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(f"{name}={raw!r}: use an absolute URL such as https://help.example.com")
+    return value.rstrip("/")
+
+
 def read_secret_key(home: Path, raw: str) -> str:
     """The configured key, else one generated once and kept in POSTROOM_HOME (embedded convenience)."""
     if raw:
@@ -161,6 +187,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> PostroomSettings:
         blob_dir=Path(blob_raw).expanduser().resolve() if blob_raw else home / "blobs",
         web_host=get("WEB_HOST", "127.0.0.1"),
         web_port=parse_int("POSTROOM_WEB_PORT", get("WEB_PORT", "8025")),
+        api_rate_limit=parse_int("POSTROOM_API_RATE_LIMIT", get("API_RATE_LIMIT", "600")),
         smtp_host=get("SMTP_HOST", "127.0.0.1"),
         smtp_port=parse_int("POSTROOM_SMTP_PORT", get("SMTP_PORT", "2525")),
         smtp_lmtp=parse_bool("POSTROOM_SMTP_LMTP", get("SMTP_LMTP", "false")),
@@ -175,4 +202,39 @@ def load_settings(environ: Mapping[str, str] | None = None) -> PostroomSettings:
         embedded_workers=parse_int("POSTROOM_EMBEDDED_WORKERS", get("EMBEDDED_WORKERS", "1"), minimum=1),
         outbound_smtp_url=parse_outbound_url("POSTROOM_OUTBOUND_SMTP_URL", get("OUTBOUND_SMTP_URL")),
         mail_domain=get("MAIL_DOMAIN", "postroom.localhost").strip().lower(),
+        allow_private_hosts=parse_bool("POSTROOM_ALLOW_PRIVATE_HOSTS", get("ALLOW_PRIVATE_HOSTS", "false")),
+        quarantine_retention_days=parse_int(
+            "POSTROOM_QUARANTINE_RETENTION_DAYS", get("QUARANTINE_RETENTION_DAYS", "30"), minimum=1
+        ),
+        reply_attachment_max_bytes=parse_int(
+            "POSTROOM_REPLY_ATTACHMENT_MAX_BYTES", get("REPLY_ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)), minimum=1
+        ),
+        reply_attachments_max_total_bytes=parse_int(
+            "POSTROOM_REPLY_ATTACHMENTS_MAX_TOTAL_BYTES",
+            get("REPLY_ATTACHMENTS_MAX_TOTAL_BYTES", str(20 * 1024 * 1024)),
+            minimum=1,
+        ),
+        portal_link_minutes=parse_int("POSTROOM_PORTAL_LINK_MINUTES", get("PORTAL_LINK_MINUTES", "15"), minimum=1),
+        portal_session_hours=parse_int("POSTROOM_PORTAL_SESSION_HOURS", get("PORTAL_SESSION_HOURS", "8"), minimum=1),
+        portal_links_per_address=parse_int(
+            "POSTROOM_PORTAL_LINKS_PER_ADDRESS", get("PORTAL_LINKS_PER_ADDRESS", "5"), minimum=1
+        ),
+        portal_links_per_client=parse_int(
+            "POSTROOM_PORTAL_LINKS_PER_CLIENT", get("PORTAL_LINKS_PER_CLIENT", "20"), minimum=1
+        ),
+        portal_public_url=parse_public_url("POSTROOM_PORTAL_PUBLIC_URL", get("PORTAL_PUBLIC_URL")),
+        portal_upload_max_bytes=parse_int(
+            "POSTROOM_PORTAL_UPLOAD_MAX_BYTES", get("PORTAL_UPLOAD_MAX_BYTES", str(10 * 1024 * 1024)), minimum=1
+        ),
+        portal_uploads_max_total_bytes=parse_int(
+            "POSTROOM_PORTAL_UPLOADS_MAX_TOTAL_BYTES",
+            get("PORTAL_UPLOADS_MAX_TOTAL_BYTES", str(20 * 1024 * 1024)),
+            minimum=1,
+        ),
+        poller_heartbeat_seconds=parse_int(
+            "POSTROOM_POLLER_HEARTBEAT_SECONDS", get("POLLER_HEARTBEAT_SECONDS", "5"), minimum=1
+        ),
+        poller_failure_threshold=parse_int(
+            "POSTROOM_POLLER_FAILURE_THRESHOLD", get("POLLER_FAILURE_THRESHOLD", "3"), minimum=1
+        ),
     )

@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "postroom.accounts",
     "postroom.outbound",
     "postroom.inbound",
+    "postroom.connectors",
     "postroom.web",
     "postroom.portal",
 ]
@@ -34,6 +35,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "postroom.core.middleware.RefuseNulMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from postroom.core.models import TenantOwnedModel
@@ -12,6 +13,7 @@ class InboundStatus(models.TextChoices):
     PROCESSED = "processed", "Processed"
     QUARANTINED = "quarantined", "Quarantined"
     FAILED = "failed", "Failed"
+    DELETED = "deleted", "Deleted"  # an admin (or the retention purge) deleted it from quarantine; raw bytes gone
 
 
 class QuarantineCause(models.TextChoices):
@@ -47,12 +49,30 @@ class InboundMessage(TenantOwnedModel):
         "tickets.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound"
     )
     duplicate_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Quarantine review (postroom.inbound.quarantine): what the list shows and filters on, and the admin's decisions.
+    sender = models.CharField(max_length=320, blank=True, help_text="Sender of quarantined mail, for the review.")
+    subject = models.CharField(max_length=998, blank=True, help_text="Subject of quarantined mail, for the review.")
+    released_causes = models.JSONField(
+        default=list, blank=True, help_text="Causes an admin waived by releasing it; their stages let it through."
+    )
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["tenant", "source_key"], name="inbound_unique_source_key"),
         ]
-        indexes = [models.Index(fields=["status", "claimed_at"], name="inbound_sweep_idx")]
+        indexes = [
+            models.Index(fields=["status", "claimed_at"], name="inbound_sweep_idx"),
+            # The quarantine list: newest first with keyset pagination on (received_at, id) within a status.
+            models.Index(fields=["tenant", "status", "received_at", "id"], name="inbound_status_recv_idx"),
+        ]
         ordering = ["-received_at", "-id"]
 
     def __str__(self) -> str:

@@ -201,9 +201,25 @@ def _process_claimed(inbound_id: int, *, suspect_duplicate: bool = False) -> str
             row.message = ctx.message
             row.duplicate_of = ctx.duplicate_of
             row.processed_at = timezone.now()
-            update_row(row, ["trace", "status", "cause", "error", "message", "duplicate_of", "processed_at"])
+            fields = ["trace", "status", "cause", "error", "message", "duplicate_of", "processed_at"]
+            if outcome.status == InboundStatus.QUARANTINED:  # what the quarantine review lists and filters on
+                row.sender, row.subject = summarise_quarantined(ctx)
+                fields += ["sender", "subject"]
+            update_row(row, fields)
             log.debug("inbound %s: %s %s", row.pk, row.status, row.cause)
     return str(outcome.status)
+
+
+def summarise_quarantined(ctx: InboundContext) -> tuple[str, str]:
+    """Sender and subject of a message about to be quarantined, as far as the stages that ran could read them."""
+    parsed = ctx.parsed
+    if ctx.requester is not None:
+        sender = ctx.requester.address
+    elif parsed is not None and parsed.from_ is not None and parsed.from_.address:
+        sender = parsed.from_.address
+    else:
+        sender = ctx.inbound.envelope_from
+    return sender[:320], (parsed.subject if parsed is not None else "")[:998]
 
 
 def record_failure(inbound_id: int, error: BaseException) -> None:
@@ -224,6 +240,8 @@ def replay_inbound(inbound_id: int) -> InboundMessage:
         row = InboundMessage.objects.select_for_update().filter(pk=inbound_id).first()
         if row is None:
             raise ReplayError(f"no inbound message with id {inbound_id}")
+        if row.status == InboundStatus.DELETED:
+            raise ReplayError(f"inbound message {inbound_id} was deleted from quarantine; its raw bytes are gone")
         if row.status == InboundStatus.PROCESSED:
             where = f" into message {row.message_id}" if row.message_id else ""
             raise ReplayError(f"inbound message {inbound_id} was already processed{where}; nothing to replay")

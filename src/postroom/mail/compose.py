@@ -111,6 +111,8 @@ def build_message(mail: OutgoingMail) -> bytes:
         message.add_alternative(mail.html, subtype="html")
     for attachment in mail.attachments:
         maintype, _, subtype = attachment.content_type.partition("/")
+        if maintype in {"multipart", "message"}:  # an attached file is a leaf (RFC 2046 section 5): opaque bytes
+            maintype, subtype = "application", "octet-stream"
         message.add_attachment(
             attachment.payload,
             maintype=maintype or "application",

@@ -25,6 +25,11 @@ class Mailbox(TenantOwnedModel):
     secrets = EncryptedJSONField(blank=True, default="", help_text="Passwords and tokens, AES-GCM at rest.")
     default_queue = models.ForeignKey("tickets.Queue", on_delete=models.PROTECT, related_name="+")
     is_active = models.BooleanField(default=True)
+    last_test_at = models.DateTimeField(null=True, blank=True, help_text="When the connection was last tested.")
+    last_test_ok = models.BooleanField(null=True, blank=True, help_text="Whether every server passed that test.")
+    last_test_report = models.JSONField(
+        default=dict, blank=True, help_text="The last connection test's reports (postroom.mailboxes.probe); no secrets."
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="mailbox_unique_name")]

@@ -21,6 +21,7 @@ from django.utils import timezone
 from postroom.core.blobs import get_blob_store
 from postroom.core.dispatch import enqueue_on_commit
 from postroom.mail.compose import (
+    OutgoingAttachment,
     OutgoingMail,
     build_message,
     build_references,
@@ -37,7 +38,15 @@ from postroom.mail.tokens import (
     build_text_marker,
     build_token,
 )
-from postroom.mail.values import Address
+from postroom.mail.values import Address, ParsedAttachment
+from postroom.outbound.attachments import (
+    add_attachment_rows,
+    build_outgoing_attachment,
+    describe_attachments,
+    find_limit_problem,
+    get_attachment_limits,
+    write_attachment_blobs,
+)
 from postroom.outbound.models import Delivery, DeliveryStatus
 from postroom.outbound.signatures import build_signature_block
 from postroom.tenants.keys import get_key_ring
@@ -68,6 +77,10 @@ class NoRecipientsError(ReplyRefusedError):
     pass
 
 
+class AttachmentRefusedError(ReplyRefusedError):
+    """A file is larger than POSTROOM_REPLY_ATTACHMENT_MAX_BYTES, or all of them than the total limit."""
+
+
 @dataclass(frozen=True, slots=True)
 class ReplyDraft:
     """What the agent wrote; `to`/`cc` None means "the requester" and "the participants"."""
@@ -79,6 +92,7 @@ class ReplyDraft:
     send_anyway: bool = False
     status: str | None = None
     extra_headers: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    attachments: tuple[OutgoingAttachment, ...] = ()  # files sent as MIME attachments and kept on the timeline
 
 
 def parse_address_list(raw: str) -> tuple[Address, ...]:
@@ -158,6 +172,8 @@ class _Outgoing:
     body: str
     automatic: bool
     extra_headers: tuple[tuple[str, str], ...] = ()
+    attachments: tuple[OutgoingAttachment, ...] = ()
+    parts: tuple[ParsedAttachment, ...] = ()  # the attachments described, their blobs already written
 
 
 def _tokenized_reply_to(sender: Address, token: str) -> Address | None:
@@ -208,6 +224,7 @@ def _queue_outbound(ticket: Ticket, user: User | None, outgoing: _Outgoing) -> M
         date=now,
         automatic=outgoing.automatic,
         extra_headers=outgoing.extra_headers,
+        attachments=outgoing.attachments,
     )
     raw = build_message(mail)
     raw_sha256 = get_blob_store().put(raw)
@@ -219,6 +236,7 @@ def _queue_outbound(ticket: Ticket, user: User | None, outgoing: _Outgoing) -> M
     message.raw_sha256 = raw_sha256
     message.headers = [["To", ", ".join(a.address for a in mail.to)], ["Cc", ", ".join(a.address for a in mail.cc)]]
     message.save(update_fields=["text", "html", "message_id", "in_reply_to", "references", "raw_sha256", "headers"])
+    add_attachment_rows(message, outgoing.parts)
     delivery = Delivery.objects.create(
         tenant_id=ticket.tenant_id,
         message=message,
@@ -236,10 +254,26 @@ def _lock(ticket_id: int) -> Ticket:
     return Ticket.objects.select_for_update().select_related("queue", "tenant", "requester").get(pk=ticket_id)
 
 
+def _prepare_attachments(
+    attachments: tuple[OutgoingAttachment, ...],
+) -> tuple[tuple[OutgoingAttachment, ...], tuple[ParsedAttachment, ...]]:
+    """Clean names and types, check the limits and write the blobs, before any lock is taken.
+
+    Raises AttachmentRefusedError (nothing written) when a file or all of them are too large."""
+    cleaned = tuple(build_outgoing_attachment(a.filename, a.content_type, a.payload) for a in attachments)
+    problem = find_limit_problem([(a.filename, len(a.payload)) for a in cleaned], get_attachment_limits())
+    if problem is not None:
+        raise AttachmentRefusedError(problem)
+    parts = describe_attachments(cleaned)
+    write_attachment_blobs(parts)
+    return cleaned, parts
+
+
 def send_reply(ticket_id: int, user: User, draft: ReplyDraft) -> Message:
     """Write an agent's reply and queue it for sending; raise ReplyRefusedError (nothing written) when it may not go."""
     if not draft.text.strip():
         raise ReplyRefusedError("the reply is empty")
+    attachments, parts = _prepare_attachments(draft.attachments)
     with transaction.atomic():
         ticket = _lock(ticket_id)
         if not draft.send_anyway:
@@ -250,18 +284,20 @@ def send_reply(ticket_id: int, user: User, draft: ReplyDraft) -> Message:
             raise NoRecipientsError("a reply needs at least one recipient")
         cc = draft.cc if draft.cc is not None else _default_cc(ticket, to)
         subject = build_reply_subject(ticket.subject, ticket.reference, normalize_subject(ticket.subject))
-        message = _queue_outbound(ticket, user, _Outgoing(to, cc, subject, draft.text.strip(), automatic=False))
+        outgoing = _Outgoing(to, cc, subject, draft.text.strip(), automatic=False, attachments=attachments, parts=parts)
+        message = _queue_outbound(ticket, user, outgoing)
         _after_agent_message(ticket, message.sent_at, draft.status or TicketStatus.PENDING)
         return message
 
 
-def add_note(ticket_id: int, user: User, text: str) -> Message:
-    """An internal note: on the timeline for agents, never sent."""
+def add_note(ticket_id: int, user: User, text: str, attachments: tuple[OutgoingAttachment, ...] = ()) -> Message:
+    """An internal note, with any files the agent attached: on the timeline for agents, never sent."""
     if not text.strip():
         raise ReplyRefusedError("the note is empty")
+    _cleaned, parts = _prepare_attachments(attachments)
     with transaction.atomic():
         ticket = _lock(ticket_id)
-        return Message.objects.create(
+        note = Message.objects.create(
             tenant_id=ticket.tenant_id,
             ticket=ticket,
             direction=Direction.NOTE,
@@ -271,6 +307,8 @@ def add_note(ticket_id: int, user: User, text: str) -> Message:
             new_text=text.strip(),
             sent_at=timezone.now(),
         )
+        add_attachment_rows(note, parts)
+        return note
 
 
 def send_notice(ticket: Ticket, to: Address, subject: str, body: str) -> Message:

@@ -13,6 +13,7 @@ from postroom.inbound.queries import (
     is_agent_address,
     list_participant_keys,
 )
+from postroom.inbound.waivers import Waiver, find_waiver
 from postroom.mail.values import Address
 from postroom.tickets.models import ClosedReplyPolicy, Ticket, TicketStatus, UnknownSenderPolicy
 from postroom.tickets.services import FINISHED_STATUSES
@@ -101,6 +102,13 @@ def _stranger(ctx: InboundContext, ticket: Ticket) -> StageResult:
     )
 
 
+def _find_stranger_waiver(ctx: InboundContext, ticket: Ticket) -> Waiver | None:
+    """An admin released this stranger's update: it continues the ticket as if the sender were on it."""
+    if ticket.queue.unknown_sender_policy != UnknownSenderPolicy.QUARANTINE:
+        return None  # the queue's policy changed since: a note or a new ticket, as for any stranger now
+    return find_waiver(ctx, QuarantineCause.UNKNOWN_SENDER_UPDATE)
+
+
 def _late_reply(ctx: InboundContext, ticket: Ticket, standing: str) -> StageResult | None:
     """A reply to a resolved or closed ticket, per the queue's policy; None when it simply reopens."""
     policy = ticket.queue.closed_reply_policy
@@ -148,7 +156,10 @@ def run(ctx: InboundContext) -> StageResult:
         return StageResult(verdict="internal_note", reason="a reply to an internal notification stays internal")
     standing = _sender_standing(ctx, ticket)
     if standing is None:
-        return _stranger(ctx, ticket)
+        waiver = _find_stranger_waiver(ctx, ticket)
+        if waiver is None:
+            return _stranger(ctx, ticket)
+        standing = f"a sender not on {ticket.reference}, released by {waiver.released_by}"
     reading = ctx.require_reading()
     quiet = reading.automatic.is_automatic or reading.acknowledgement.is_acknowledgement
     if quiet:

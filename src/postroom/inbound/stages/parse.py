@@ -1,4 +1,4 @@
-"""Parse the raw bytes with the pure core; quarantine what breaks a limit."""
+"""Parse the raw bytes with the pure core; quarantine what breaks a limit (unless an admin released it)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Final
 
 from postroom.inbound.context import InboundContext, StageResult, Stop
 from postroom.inbound.models import InboundStatus, QuarantineCause
+from postroom.inbound.waivers import find_waiver
 from postroom.mail.parse import parse_message
 from postroom.mail.values import LimitBreach, Limits
 
@@ -26,6 +27,16 @@ def run(ctx: InboundContext) -> StageResult:
     ctx.parsed = parsed
     if parsed.limit_breach is not None:
         cause = CAUSE_BY_BREACH[parsed.limit_breach]
+        waiver = find_waiver(ctx, cause)
+        if waiver is not None:
+            # The limits protect the parser: a released message goes on with what was read safely (its header
+            # fields; no body, no attachments). The raw bytes stay in the blob store for anyone who needs more.
+            return StageResult(
+                verdict="released",
+                reason=f"the message breaks the {parsed.limit_breach.value} limit; released by "
+                f"{waiver.released_by}, it goes on with its header fields only",
+                data={"defects": ", ".join(parsed.defects[:10]), "cause": cause},
+            )
         return StageResult(
             verdict="quarantine",
             reason=f"the message breaks the {parsed.limit_breach.value} limit",

@@ -1,7 +1,8 @@
 """Link delivery and read reports (RFC 3464 DSNs, RFC 8098 MDNs) to the outbound message they answer.
 
 Reports never open tickets: one that answers our mail becomes a line in that message's communication log; one
-that answers nothing we sent is quarantined (cause `unmatched_report`) for the bounce handling of issue #6.
+that answers nothing we sent is quarantined (cause `unmatched_report`) for the bounce handling of issue #6; once an
+admin released it, it goes on as ordinary mail.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Final
 from postroom.inbound.context import InboundContext, StageResult, Stop
 from postroom.inbound.models import InboundStatus, QuarantineCause
 from postroom.inbound.thread_lookup import find_thread_hits
+from postroom.inbound.waivers import find_waiver
 from postroom.mail.reports import may_be_report, parse_report
 from postroom.outbound.receipts import record_receipt
 from postroom.tickets.models import Direction, Message
@@ -32,6 +34,14 @@ def run(ctx: InboundContext) -> StageResult:
         if hit.message_direction == Direction.OUTBOUND and hit.message_pk is not None
     ]
     if not ours:
+        waiver = find_waiver(ctx, QuarantineCause.UNMATCHED_REPORT)
+        if waiver is not None:
+            return StageResult(
+                verdict="released",
+                reason=f"a {report.kind} report for mail we did not send; released by {waiver.released_by}, "
+                "it goes on as ordinary mail",
+                data={"kind": str(report.kind), "outcome": report.outcome},
+            )
         return StageResult(
             verdict="quarantine",
             reason=f"a {report.kind} report ({report.outcome}) for mail we did not send: {report.summary[:200]}",
