@@ -30,6 +30,31 @@ def pytest_runtest_setup(item: object) -> None:
         cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def offline_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches a real DNS server: sender authentication (the screen stage) gets an empty in-memory zone
+    unless a test sets its own (tests/inbound/test_sender_auth_stage.py)."""
+    from postroom.inbound import auth_dns
+    from postroom.mail.auth import InMemoryZone
+
+    monkeypatch.setattr(auth_dns, "resolver_factory", lambda timeout: InMemoryZone())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _blob_store_per_xdist_worker() -> None:
+    """xdist workers share POSTROOM_HOME but each has its own test database: one blob folder per worker, so a test
+    deleting a blob its database no longer needs cannot take one the other worker's database still refers to."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    from django.conf import settings
+
+    if settings.configured and hasattr(settings, "POSTROOM"):
+        conf = settings.POSTROOM
+        own = conf.blob_dir.with_name(f"{conf.blob_dir.name}-{worker}")
+        settings.POSTROOM = dataclasses.replace(conf, blob_dir=own)
+
+
 @pytest.fixture
 def ingest(db: None) -> Callable[..., object]:
     """Receive raw bytes like a connector would, process them, and return the ledger row."""

@@ -343,3 +343,70 @@ def set_uidvalidity(server: DovecotServer, user: str, value: int, folder: str = 
         capture_output=True,
         timeout=30,
     )
+
+
+# --- POP3 (tests/connectors/test_pop3_live.py) ----------------------------------------------------------------
+
+POP3_BINARIES: Final = (Path("/usr/lib/dovecot/pop3"), Path("/usr/libexec/dovecot/pop3"))
+NO_POP3: Final = "dovecot-pop3d is not installed (Debian: apt-get install dovecot-pop3d)"
+
+
+def has_pop3() -> bool:
+    """Whether Dovecot's POP3 service (Debian's dovecot-pop3d) is installed."""
+    return any(path.exists() for path in POP3_BINARIES)
+
+
+needs_pop3 = pytest.mark.skipif(not has_pop3(), reason=NO_POP3)
+"""Skips a test when Dovecot has no POP3 service."""
+
+
+class Pop3DovecotServer(DovecotServer):
+    """The test Dovecot with POP3 (STLS offered) and POP3S listeners as well as the IMAP ones."""
+
+    def __init__(self, root: Path, users: dict[str, str]) -> None:
+        super().__init__(root, users)
+        taken = {0, self.imap_port, self.imaps_port}
+        self.pop3_port = self.pop3s_port = 0
+        while self.pop3_port in taken:
+            self.pop3_port = _free_port()
+        taken.add(self.pop3_port)
+        while self.pop3s_port in taken:
+            self.pop3s_port = _free_port()
+
+    def write_config(self) -> None:
+        super().write_config()
+        chroot = "" if self.identity.chroot_login else "  chroot =\n"
+        text = self.config_file.read_text().replace("protocols = imap\n", "protocols = imap pop3\n")
+        text += (
+            f"service pop3-login {{\n{chroot}"
+            f"  inet_listener pop3 {{\n    address = {HOST}\n    port = {self.pop3_port}\n  }}\n"
+            f"  inet_listener pop3s {{\n    address = {HOST}\n    port = {self.pop3s_port}\n    ssl = yes\n  }}\n}}\n"
+        )
+        self.config_file.write_text(text)
+
+    def start(self) -> None:
+        super().start()
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while True:  # the IMAP listeners answer first; wait until POP3 greets as well
+            try:
+                with socket.create_connection((HOST, self.pop3_port), timeout=2) as conn:
+                    if conn.recv(100).startswith(b"+OK"):
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"dovecot's POP3 did not greet within {START_TIMEOUT_SECONDS}s")
+            time.sleep(0.05)
+
+
+def serve_pop3_dovecot(
+    tmp_path_factory: pytest.TempPathFactory, users: Mapping[str, str]
+) -> Iterator[Pop3DovecotServer]:
+    """Like serve_dovecot, with POP3 listeners; skips without dovecot or its POP3 service."""
+    if find_dovecot() is None:
+        pytest.skip(NOT_INSTALLED)
+    if not has_pop3():
+        pytest.skip(NO_POP3)
+    with Pop3DovecotServer(tmp_path_factory.mktemp("dovecot-pop3"), dict(users)) as server:
+        yield server

@@ -31,11 +31,14 @@ def setup_django() -> None:
 def cmd_inspect(args: argparse.Namespace) -> int:
     import os
 
+    from postroom.conf.env import parse_name_list
     from postroom.mail.inspection import DEFAULT_TICKET_PREFIX, inspect_paths
 
-    # No Django here: inspect is the pure core; only the ticket prefix is read from the environment.
+    # No Django here: inspect is the pure core; only the ticket prefix and the trusted Authentication-Results ids
+    # are read from the environment.
     prefix = os.environ.get("POSTROOM_TICKET_PREFIX", DEFAULT_TICKET_PREFIX)
-    return int(inspect_paths(args.files, sys.stdout, ticket_prefix=prefix))
+    trusted = parse_name_list(os.environ.get("POSTROOM_TRUSTED_AUTHSERV_IDS", ""))
+    return int(inspect_paths(args.files, sys.stdout, ticket_prefix=prefix, trusted_authserv_ids=trusted))
 
 
 def cmd_init(args: argparse.Namespace) -> int:

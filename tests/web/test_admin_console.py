@@ -225,6 +225,30 @@ def test_test_connection_shows_the_report_and_health(
     assert "SMTP/LMTP listener" in page  # nothing inbound to test for this kind, said so
 
 
+def test_saving_the_form_keeps_settings_it_has_no_field_for(admin: Client, queues: dict[str, Queue]) -> None:
+    """
+    GIVEN an IMAP mailbox whose sender-authentication mode and poll interval were set through the API
+    WHEN an admin saves it from the console form with a new host
+    THEN the host changes and those settings are kept rather than reset to their defaults
+    """
+    mailbox = Mailbox.objects.create(
+        tenant=get_default_tenant(),
+        name="Support",
+        kind=ConnectorKind.IMAP,
+        default_queue=queues["support"],
+        settings={"host": "old.example.com", "sender_auth": "quarantine", "poll_seconds": 30},
+    )
+    form = {"name": "Support", "kind": "imap", "default_queue": "support", "is_active": "on"}
+    saved = admin.post(
+        f"/admin/mailboxes/{mailbox.pk}/",
+        {**form, "in_host": "imap.example.com", "in_tls": "implicit", "in_username": "support@example.com"},
+    )
+    assert saved.status_code == 302, saved.content.decode()[-3000:]
+    settings = Mailbox.objects.get(pk=mailbox.pk).settings
+    kept = (settings["host"], settings["sender_auth"], settings["poll_seconds"])
+    assert kept == ("imap.example.com", "quarantine", 30)
+
+
 def test_auditors_read_mailboxes_but_cannot_change_or_test_them(queues: dict[str, Queue]) -> None:
     """GIVEN an auditor WHEN a mailbox page is opened and posted THEN fields are disabled, no buttons, POST 403."""
     mailbox = Mailbox.objects.create(

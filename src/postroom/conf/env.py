@@ -72,6 +72,8 @@ class PostroomSettings:
     portal_uploads_max_total_bytes: int = 20 * 1024 * 1024  # all files of one portal reply together
     poller_heartbeat_seconds: int = 5  # `postroom poll`: leases renewed this often; a dead poller's taken over within 2
     poller_failure_threshold: int = 3  # failed cycles in a row before a mailbox is unhealthy and admins are alerted
+    trusted_authserv_ids: tuple[str, ...] = ()  # Authentication-Results ids whose results count (RFC 8601 §5)
+    dns_timeout_seconds: int = 3  # each DNS lookup of sender authentication (SPF, DKIM, DMARC, ARC)
 
     @property
     def is_embedded(self) -> bool:
@@ -95,6 +97,11 @@ def parse_int(name: str, raw: str, *, minimum: int = 0) -> int:
     if value < minimum:
         raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
     return value
+
+
+def parse_name_list(raw: str) -> tuple[str, ...]:
+    """A comma-separated list of names, lower-cased, blanks dropped (POSTROOM_TRUSTED_AUTHSERV_IDS)."""
+    return tuple(dict.fromkeys(name.strip().lower() for name in raw.split(",") if name.strip()))
 
 
 def parse_database_url(name: str, raw: str, home: Path) -> DatabaseConfig:
@@ -237,4 +244,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> PostroomSettings:
         poller_failure_threshold=parse_int(
             "POSTROOM_POLLER_FAILURE_THRESHOLD", get("POLLER_FAILURE_THRESHOLD", "3"), minimum=1
         ),
+        trusted_authserv_ids=parse_name_list(get("TRUSTED_AUTHSERV_IDS")),
+        dns_timeout_seconds=parse_int("POSTROOM_DNS_TIMEOUT_SECONDS", get("DNS_TIMEOUT_SECONDS", "3"), minimum=1),
     )

@@ -23,7 +23,7 @@ from postroom.connectors.models import MailboxLease
 from postroom.mailboxes.models import ConnectorKind, Mailbox
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-POLLED_KINDS = (ConnectorKind.IMAP,)
+POLLED_KINDS = (ConnectorKind.IMAP, ConnectorKind.POP3)
 
 
 def build_holder_id() -> str:

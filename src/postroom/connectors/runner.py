@@ -8,6 +8,7 @@ delays nobody else; connects and reads time out after `ImapEndpoint.timeout_seco
 from __future__ import annotations
 
 import logging
+import poplib
 import threading
 from collections.abc import Callable
 from typing import Final
@@ -19,6 +20,8 @@ from django.utils import timezone
 from postroom.connectors.conf import ImapFetchConfig, build_fetch_config
 from postroom.connectors.health import record_cycle
 from postroom.connectors.models import FolderCursor
+from postroom.connectors.pop3_conf import Pop3FetchConfig, build_pop3_config
+from postroom.connectors.pop3_sync import run_pop3_cycle
 from postroom.connectors.sync import LeaseLostError, sync_mailbox
 from postroom.mail.transport.imap_fetch import (
     IDLE_REISSUE_SECONDS,
@@ -27,7 +30,9 @@ from postroom.mail.transport.imap_fetch import (
     describe_error,
     open_session,
 )
-from postroom.mailboxes.models import Mailbox
+from postroom.mail.transport.pop3_fetch import Pop3Error, Pop3SetupError
+from postroom.mail.transport.pop3_fetch import describe_error as describe_pop3_error
+from postroom.mailboxes.models import ConnectorKind, Mailbox
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +105,22 @@ class MailboxRunner:
             self.drop_session()
             connection.close()  # the thread ends: its database connection must not linger
 
-    def run_cycle(self) -> ImapFetchConfig:
-        """Connect if needed, fetch every folder, record the success; the config it used."""
+    def run_cycle(self) -> ImapFetchConfig | Pop3FetchConfig:
+        """Connect if needed, fetch every folder, record the success; the config it used.
+
+        A POP3 mailbox (pop3_sync.py) opens a session per cycle: POP3 shows the maildrop as it was at login.
+        """
         mailbox = Mailbox.objects.select_related("tenant").get(pk=self.mailbox_id)
-        config = build_fetch_config(mailbox)
-        if self.session is None:
-            self.session = open_session(config.endpoint, config.credentials)
-        result = sync_mailbox(self.session, mailbox, config, lease_valid=self.lease_valid, stop=self.stopping)
+        config: ImapFetchConfig | Pop3FetchConfig
+        if mailbox.kind == ConnectorKind.POP3:
+            config = build_pop3_config(mailbox)
+            self.drop_session()
+            result = run_pop3_cycle(mailbox, config, lease_valid=self.lease_valid, stop=self.stopping)
+        else:
+            config = build_fetch_config(mailbox)
+            if self.session is None:
+                self.session = open_session(config.endpoint, config.credentials)
+            result = sync_mailbox(self.session, mailbox, config, lease_valid=self.lease_valid, stop=self.stopping)
         if result.created:
             log.info("mailbox %s: %s new messages", self.mailbox_id, result.created)
         if not self.stopping.is_set():
@@ -119,11 +133,14 @@ class MailboxRunner:
             )
         return config
 
-    def wait_for_mail(self, config: ImapFetchConfig) -> None:
-        """IDLE on the first folder when allowed and offered, else sleep `poll_seconds`; a stop ends either."""
+    def wait_for_mail(self, config: ImapFetchConfig | Pop3FetchConfig) -> None:
+        """IDLE on the first folder when allowed and offered, else sleep `poll_seconds`; a stop ends either.
+
+        POP3 has no push: its mailboxes always sleep `poll_seconds`.
+        """
         close_old_connections()  # no database connection held open through a long IDLE
         session = self.session
-        if session is None or not config.idle or not session.has_idle:
+        if not isinstance(config, ImapFetchConfig) or session is None or not config.idle or not session.has_idle:
             self.stopping.wait(config.poll_seconds)
             return
         # One IDLE watches one folder; with several, the others are looked at every poll_seconds.
@@ -134,7 +151,8 @@ class MailboxRunner:
         session.wait_for_mail(self.stopping, timeout)
 
     def fail(self, error: Exception) -> None:
-        detail = describe_error(error)
+        pop3 = isinstance(error, Pop3Error | Pop3SetupError | poplib.error_proto)
+        detail = describe_pop3_error(error) if pop3 else describe_error(error)
         log.warning("mailbox %s: fetch cycle failed: %s", self.mailbox_id, detail)
         self.drop_session()
         try:

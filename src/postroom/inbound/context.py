@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from postroom.core.blobs import FileBlobStore
 from postroom.inbound.models import InboundMessage
 from postroom.mail.acknowledgements import AckVerdict
+from postroom.mail.auth import SenderAuthentication
 from postroom.mail.autoreplies import AutoReplyVerdict
 from postroom.mail.forwards import ForwardInfo
 from postroom.mail.quotes import ReplyParts
@@ -50,6 +51,8 @@ class PipelineOptions:
 
     max_message_bytes: int
     ticket_prefix: str
+    trusted_authserv_ids: tuple[str, ...] = ()  # POSTROOM_TRUSTED_AUTHSERV_IDS (sender authentication)
+    dns_timeout_seconds: float = 3.0  # POSTROOM_DNS_TIMEOUT_SECONDS, per lookup
 
 
 @dataclass(slots=True)
@@ -76,6 +79,8 @@ class InboundContext:
     reopen: bool = True  # whether a customer message may reopen a waiting or finished ticket
     linked_from: Ticket | None = None  # a new ticket opened for a late reply to this finished one
     participants: tuple[Address, ...] = ()
+    # Set by the screen stage when the mailbox's sender_auth mode is not off (persist stores flag and evidence):
+    sender_auth: SenderAuthentication | None = None
 
     def require_reading(self) -> MessageReading:
         if self.reading is None:

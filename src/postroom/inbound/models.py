@@ -24,6 +24,7 @@ class QuarantineCause(models.TextChoices):
     TOO_MANY_ATTEMPTS = "too_many_attempts", "Processing failed repeatedly"
     UNKNOWN_SENDER_UPDATE = "unknown_sender_update", "A follow-up from someone who is not on the ticket"
     UNMATCHED_REPORT = "unmatched_report", "A delivery or read report for mail we did not send"
+    AUTH_FAILED = "auth_failed", "Sender authentication failed (possible spoof)"
 
 
 class InboundMessage(TenantOwnedModel):
@@ -36,6 +37,9 @@ class InboundMessage(TenantOwnedModel):
     raw_size = models.PositiveBigIntegerField()
     envelope_from = models.CharField(max_length=998, blank=True)
     envelope_to = models.JSONField(default=list, blank=True)
+    client_ip = models.GenericIPAddressField(
+        null=True, blank=True, help_text="The SMTP client's address (the listener's peer), for SPF; none otherwise."
+    )
     received_at = models.DateTimeField()
     tracking_id = models.CharField(max_length=40, unique=True)
     status = models.CharField(max_length=16, choices=InboundStatus.choices, default=InboundStatus.RECEIVED)

@@ -70,6 +70,7 @@ class IncomingMessage:
     source_key: str | None = None
     envelope_from: str = ""
     envelope_to: Sequence[str] = ()
+    client_ip: str | None = None  # the SMTP client's address (the listener's peer), for SPF
 
 
 def receive_message(
@@ -82,9 +83,10 @@ def receive_message(
     envelope_from: str = "",
     envelope_to: Sequence[str] = (),
     enqueue: bool = True,
+    client_ip: str | None = None,
 ) -> ReceiveResult:
     """Store the raw bytes and the ledger row durably; only then may the source be acknowledged."""
-    incoming = IncomingMessage(raw, source_kind, source_key, envelope_from, envelope_to)
+    incoming = IncomingMessage(raw, source_kind, source_key, envelope_from, envelope_to, client_ip)
     return receive_messages([incoming], tenant=tenant, mailbox=mailbox, enqueue=enqueue)[0]
 
 
@@ -117,6 +119,7 @@ def receive_messages(
                 raw_size=len(item.raw),
                 envelope_from=item.envelope_from[:998],
                 envelope_to=list(item.envelope_to),
+                client_ip=item.client_ip or None,
                 received_at=timezone.now(),
                 tracking_id=new_tracking_id(),
             )
@@ -140,7 +143,12 @@ def receive_messages(
 
 def build_pipeline_options() -> PipelineOptions:
     conf = settings.POSTROOM
-    return PipelineOptions(max_message_bytes=conf.max_message_bytes, ticket_prefix=conf.ticket_prefix)
+    return PipelineOptions(
+        max_message_bytes=conf.max_message_bytes,
+        ticket_prefix=conf.ticket_prefix,
+        trusted_authserv_ids=conf.trusted_authserv_ids,
+        dns_timeout_seconds=float(conf.dns_timeout_seconds),
+    )
 
 
 def process_inbound(inbound_id: int) -> str | None:

@@ -6,6 +6,7 @@ sending server keeps the message and retries (RFC 5321 section 4.2.5).
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 import time
@@ -38,12 +39,23 @@ def deliver_envelope(envelope: Envelope) -> DeliveryOutcome:
             source_kind="smtp",
             envelope_from=envelope.mail_from,
             envelope_to=envelope.rcpt_tos,
+            client_ip=peer_address(envelope.peer),
         )
     except Exception as e:  # our fault: answer 451 and let the sender retry; nothing was acknowledged
         log.exception("could not commit a message from %s", envelope.peer)
         _check_connection(force=True)
         return DeliveryOutcome.temporary_failure(f"{type(e).__name__}")
     return DeliveryOutcome.accepted(result.tracking_id)
+
+
+def peer_address(peer: str) -> str | None:
+    """The IP address of a "host:port" or "[v6-address]:port" peer (Envelope.peer); None when it is not one."""
+    host = peer.rsplit(":", 1)[0] if peer.count(":") == 1 or peer.startswith("[") else peer
+    host = host.strip("[]")
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
 
 
 def _check_connection(*, force: bool = False) -> None:

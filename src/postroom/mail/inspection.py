@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import TextIO
 
+from postroom.mail.auth import summarise_offline_auth
 from postroom.mail.forwards import ForwardInfo, detect_forward
 from postroom.mail.parse import parse_message
 from postroom.mail.quotes import split_reply, split_reply_html
@@ -39,9 +41,19 @@ def _forward_record(forward: ForwardInfo | None) -> dict[str, object] | None:
 
 
 def build_inspect_record(
-    parsed: ParsedMessage, file: str, *, ticket_prefix: str = DEFAULT_TICKET_PREFIX
+    parsed: ParsedMessage,
+    file: str,
+    *,
+    ticket_prefix: str = DEFAULT_TICKET_PREFIX,
+    raw: bytes | None = None,
+    trusted_authserv_ids: Collection[str] = (),
 ) -> dict[str, object]:
-    """One message as a JSON-ready dict with exactly the documented keys, in the documented order."""
+    """One message as a JSON-ready dict with exactly the documented keys, in the documented order.
+
+    `auth` needs the raw bytes (the message's own header fields, unfolded as received): null without them, and
+    null when no Authentication-Results of a trusted id is present (offline: no DNS, no client IP).
+    """
+    summary = summarise_offline_auth(raw, trusted_authserv_ids=trusted_authserv_ids) if raw is not None else None
     return {
         "file": file,
         "from": _address(parsed.from_) if parsed.from_ is not None else None,
@@ -73,11 +85,17 @@ def build_inspect_record(
         "thread": thread_record(extract_thread_signals(parsed, ticket_prefix=ticket_prefix)),
         "reply": _reply_record(parsed),
         "forward": _forward_record(detect_forward(parsed)),
+        "auth": summary.as_record() if summary is not None else None,
     }
 
 
 def inspect_paths(
-    paths: list[str], out: TextIO, err: TextIO | None = None, *, ticket_prefix: str = DEFAULT_TICKET_PREFIX
+    paths: list[str],
+    out: TextIO,
+    err: TextIO | None = None,
+    *,
+    ticket_prefix: str = DEFAULT_TICKET_PREFIX,
+    trusted_authserv_ids: Collection[str] = (),
 ) -> int:
     """Print one JSON object per file (one line each); 1 if a file could not be read, else 0.
 
@@ -92,6 +110,8 @@ def inspect_paths(
             errors.write(f"postroom inspect: cannot read {path}: {error.strerror or error}\n")
             status = 1
             continue
-        record = build_inspect_record(parse_message(raw), path, ticket_prefix=ticket_prefix)
+        record = build_inspect_record(
+            parse_message(raw), path, ticket_prefix=ticket_prefix, raw=raw, trusted_authserv_ids=trusted_authserv_ids
+        )
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
     return status

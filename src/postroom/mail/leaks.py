@@ -42,7 +42,8 @@ def find_note_leak(reply_text: str, notes: Sequence[tuple[int, str]]) -> NoteLea
             if len(note_words) >= MIN_SHORT_NOTE_WORDS and f" {' '.join(note_words)} " in joined_reply:
                 return NoteLeak(note_id, " ".join(note_words))
             continue
-        for shingle in _shingles(note_words, SHINGLE_WORDS):
+        for start in range(len(note_words) - SHINGLE_WORDS + 1):  # in the note's order: the same excerpt every time
+            shingle = tuple(note_words[start : start + SHINGLE_WORDS])
             if shingle in reply_shingles:
                 return NoteLeak(note_id, " ".join(shingle))
     return None

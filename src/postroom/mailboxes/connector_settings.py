@@ -6,7 +6,8 @@
 |---|---|
 | imap | host, port (993/143), tls (implicit, starttls or none; implicit), username, folders (["INBOX"]), ca_file; |
 | | the poller's poll_seconds (60), batch (50), idle (true), post_action (seen), move_to (docs: connectors.md) |
-| pop3 | host, port (995/110), tls, username, ca_file |
+| pop3 | host, port (995/110), tls, username, ca_file; the poller's poll_seconds (60), batch (50), post_action |
+| | (keep or delete; keep) |
 | graph | tenant_id, client_id, user |
 | ews | url (https://...), username |
 | smtp, import | none: mail is pushed to the listener or imported from files |
@@ -46,19 +47,38 @@ INBOUND_SECRET: Final[dict[str, str]] = {
 IMAP_TOKEN_SECRET: Final = "imap_access_token"  # noqa: S105 (a key name) - XOAUTH2 instead of the password
 OUTBOUND_SECRET: Final = "smtp_password"  # noqa: S105 (a key name, not a password)
 SENT_COPY_SECRET: Final = "imap_password"  # noqa: S105 (a key name, not a password)
-SECRET_NAMES: Final = (*INBOUND_SECRET.values(), IMAP_TOKEN_SECRET, OUTBOUND_SECRET)
+POP3_TOKEN_SECRET: Final = "pop3_access_token"  # noqa: S105 (a key name) - XOAUTH2 instead of the password
+SECRET_NAMES: Final = (*INBOUND_SECRET.values(), IMAP_TOKEN_SECRET, POP3_TOKEN_SECRET, OUTBOUND_SECRET)
 POST_ACTIONS: Final = ("keep", "seen", "move", "delete")  # what the poller does after the commit (connectors.md)
+POP3_POST_ACTIONS: Final = ("keep", "delete")  # POP3: leave on the server, or DELE after the commit
 MAX_POLL_SECONDS: Final = 24 * 3600
 MAX_BATCH: Final = 1000  # the poller's limit: one commit holds at most this many messages
 
 _HOST: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?\.?|\[?[0-9A-Fa-f:.]+\]?")
-_SHARED: Final = frozenset({"outbound", "sent_copy"})
+# sender_auth: what the screen stage does with a possible spoof (docs/architecture/sender-authentication.md)
+SENDER_AUTH_MODES: Final = ("off", "tag", "quarantine", "reject")
+DEFAULT_SENDER_AUTH: Final = "tag"
+_SHARED: Final = frozenset({"outbound", "sent_copy", "sender_auth"})
 _INBOUND_KEYS: Final[dict[str, frozenset[str]]] = {
     ConnectorKind.IMAP: frozenset(
-        {"host", "port", "tls", "username", "folders", "ca_file", "poll_seconds", "batch", "idle", "post_action"}
+        {
+            "host",
+            "port",
+            "tls",
+            "username",
+            "folders",
+            "ca_file",
+            "poll_seconds",
+            "batch",
+            "idle",
+            "post_action",
+            "move_to",
+        }
         | {"move_to"}
     ),
-    ConnectorKind.POP3: frozenset({"host", "port", "tls", "username", "ca_file"}),
+    ConnectorKind.POP3: frozenset(
+        {"host", "port", "tls", "username", "ca_file", "poll_seconds", "batch", "post_action"}
+    ),
     ConnectorKind.GRAPH: frozenset({"tenant_id", "client_id", "user"}),
     ConnectorKind.EWS: frozenset({"url", "username"}),
     ConnectorKind.SMTP: frozenset(),
@@ -196,6 +216,7 @@ def parse_mailbox_settings(kind: str, raw: object) -> MailboxSettings:
         raise SettingsInvalidError({"kind": [f"must be one of {', '.join(ConnectorKind.values)}"]})
     section = _Section(raw, "settings", _INBOUND_KEYS[kind] | _SHARED, errors)
     inbound = _parse_inbound(kind, section)
+    section.choice("sender_auth", SENDER_AUTH_MODES, DEFAULT_SENDER_AUTH)
     outbound = sent_copy = None
     if section.values.get("outbound") is not None:
         outbound = _parse_outbound(_Section(section.values["outbound"], "settings.outbound", _OUTBOUND_KEYS, errors))
@@ -227,6 +248,8 @@ def _parse_inbound(kind: str, section: _Section) -> ServerSettings | None:
     _check_plaintext(section, host, tls)
     if kind == ConnectorKind.IMAP:
         _check_poller_settings(section)
+    else:
+        _check_pop3_poller_settings(section)
     return ServerSettings(
         host=host,
         port=section.port(IMAP_PORTS if kind == ConnectorKind.IMAP else POP3_PORTS, tls),
@@ -246,6 +269,13 @@ def _check_poller_settings(section: _Section) -> None:
     move_to = section.text("move_to", max_length=1000)
     if action == "move" and not move_to:
         section.fail("move_to", "post_action move needs the folder to move to")
+
+
+def _check_pop3_poller_settings(section: _Section) -> None:
+    """The POP3 poller's settings (postroom.connectors.pop3_conf): no folders, flags or push, so keep or delete."""
+    section.number("poll_seconds", 1, MAX_POLL_SECONDS)
+    section.number("batch", 1, MAX_BATCH)
+    section.choice("post_action", POP3_POST_ACTIONS, "keep")
 
 
 _OUTBOUND_KEYS: Final = frozenset({"host", "port", "tls", "username", "auth_mechanism", "ca_file"})

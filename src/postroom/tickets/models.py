@@ -194,6 +194,8 @@ class Message(TenantOwnedModel):
     )
     forwarded = models.JSONField(null=True, blank=True, help_text="The forwarded original: from, date, subject.")
     is_automatic = models.BooleanField(default=False, help_text="An automatic reply (RFC 3834, out of office).")
+    possible_spoof = models.BooleanField(default=False, help_text="Sender authentication says it may be forged.")
+    auth_evidence = models.JSONField(default=list, blank=True, help_text="Sender authentication's evidence lines.")
 
     class Meta:
         constraints = [

@@ -178,6 +178,8 @@ class InboundContent:
     forwarded: dict[str, str | None] | None = None
     is_automatic: bool = False
     internal: bool = False  # stored as an internal note (a stranger's follow-up, a reply to a notification)
+    possible_spoof: bool = False  # sender authentication's flag (postroom.inbound.sender_auth)
+    auth_evidence: tuple[str, ...] = ()  # its evidence lines, shown to agents
 
 
 def add_inbound_message(*, ticket: Ticket, author: Contact, content: InboundContent) -> Message:
@@ -204,6 +206,8 @@ def add_inbound_message(*, ticket: Ticket, author: Contact, content: InboundCont
         thread_index=content.thread_index[:64],
         forwarded=content.forwarded,
         is_automatic=content.is_automatic,
+        possible_spoof=content.possible_spoof,
+        auth_evidence=list(content.auth_evidence),
     )
     insert_row(message)
     return message

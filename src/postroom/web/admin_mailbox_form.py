@@ -52,6 +52,7 @@ SENT_FIELDS: Final = {
     "sent_folder": "folder",
     "sent_ca_file": "ca_file",
 }
+FORM_MANAGED_KEYS: Final = frozenset({*INBOUND_FIELDS.values(), "outbound", "sent_copy"})
 _KIND_FIELDS: Final[dict[str, tuple[str, ...]]] = {
     ConnectorKind.IMAP: ("in_host", "in_port", "in_tls", "in_username", "in_folders", "in_ca_file"),
     ConnectorKind.POP3: ("in_host", "in_port", "in_tls", "in_username", "in_ca_file"),
@@ -124,16 +125,19 @@ class MailboxForm(forms.Form):
             self.add_error("sent_password", "the inbound IMAP and the Sent copy share one password: enter it once")
         return data
 
-    def build_settings(self) -> dict[str, Any]:
-        """`Mailbox.settings` from the cleaned fields: empty fields are left out (their defaults apply)."""
+    def build_settings(self, existing: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """`Mailbox.settings` from the cleaned fields: empty fields are left out (their defaults apply). Keys this
+        form has no field for (poller tuning, the sender-authentication mode, set through the API) are kept from
+        `existing`, so saving the form never resets them."""
         data = self.cleaned_data
+        kept = {key: value for key, value in (existing or {}).items() if key not in FORM_MANAGED_KEYS}
         kind = data.get("kind", "")
         settings: dict[str, Any] = _section(data, _KIND_FIELDS.get(kind, ()), INBOUND_FIELDS)
         if data.get("out_enabled"):
             settings["outbound"] = _section(data, tuple(OUTBOUND_FIELDS), OUTBOUND_FIELDS)
         if data.get("sent_enabled"):
             settings["sent_copy"] = _section(data, tuple(SENT_FIELDS), SENT_FIELDS)
-        return settings
+        return {**kept, **settings}
 
     def build_secret_changes(self) -> dict[str, str | None]:
         data = self.cleaned_data

@@ -58,7 +58,7 @@ def _mailbox_page(request: HttpRequest, mailbox: Mailbox, *, creating: bool, ref
             data = form.cleaned_data
             mailbox.name, mailbox.address, mailbox.kind = data["name"], data["address"], data["kind"]
             mailbox.default_queue, mailbox.is_active = data["default_queue"], data["is_active"]
-            mailbox.settings = form.build_settings()
+            mailbox.settings = form.build_settings(existing=mailbox.settings)
             try:
                 save_mailbox(mailbox, form.build_secret_changes())
             except ValidationError as e:

@@ -6,6 +6,7 @@ from typing import Final
 
 from postroom.inbound.context import InboundContext, StageResult, Stop
 from postroom.inbound.models import InboundMessage, InboundStatus
+from postroom.inbound.sender_auth import evidence_lines
 from postroom.mail.fingerprint import build_fingerprint
 from postroom.mail.forwards import ForwardInfo
 from postroom.tickets.queries import find_inbound_by_fingerprint
@@ -91,6 +92,8 @@ def run(ctx: InboundContext) -> StageResult:
             forwarded=_forward_record(reading.forward),
             is_automatic=reading.automatic.is_automatic,
             internal=ctx.as_note,
+            possible_spoof=bool(ctx.sender_auth and ctx.sender_auth.possible_spoof),
+            auth_evidence=tuple(evidence_lines(ctx.sender_auth)) if ctx.sender_auth else (),
         ),
     )
     count = store_attachments(ctx.message, parsed.attachments, ctx.store, blobs_written=True)

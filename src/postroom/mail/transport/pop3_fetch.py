@@ -1,0 +1,288 @@
+"""Reads mail from a POP3 maildrop (RFC 1939): verified TLS, login, UIDL listing, RETR, and DELE only when told.
+
+No Django and no database here: the orchestrator (postroom.connectors.pop3_sync) decides which UIDLs are new (the
+inbound ledger knows the ones already received), commits the raw bytes, and only then calls `delete`. RETR never
+changes the maildrop, and DELE only marks a message: the server removes marked messages when the session ends
+with QUIT (the UPDATE state, RFC 1939 section 6). A session that breaks before QUIT removes nothing.
+
+TLS is implicit (POP3S, RFC 8314) or STLS before anything else is said (RFC 2595 section 4), always verified
+against the system store plus an optional CA bundle; a server that does not offer STLS is refused, never used in
+plaintext (mode "none" only to a loopback host, as for IMAP). The host passes the SSRF guard (netguard) and the
+connection goes to exactly the addresses it checked. Login is USER/PASS (RFC 1939 section 7), or AUTH XOAUTH2
+(RFC 5034 SASL with the XOAUTH2 mechanism of Google and Microsoft) when an access token is given.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import poplib
+import socket
+import ssl
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from postroom.mail.errors import PermanentError, TransientError
+from postroom.mail.transport.netguard import HostRefusedError, HostUnresolvedError, connect_first, resolve_host
+from postroom.mail.transport.smtp_connect import build_tls_context
+from postroom.mail.transport.smtp_values import is_loopback_host
+
+Pop3Tls = Literal["implicit", "starttls", "none"]
+Pop3PostAction = Literal["keep", "delete"]
+POP3_POST_ACTIONS: Final[tuple[Pop3PostAction, ...]] = ("keep", "delete")
+
+# poplib refuses lines over 2048 bytes; real mail has longer ones (unwrapped HTML), so a line may be this long.
+MAX_LINE_BYTES: Final = 1024 * 1024
+# RFC 1939 section 7: a unique-id is 1 to 70 characters in the range 0x21 to 0x7E.
+MAX_UIDL_LENGTH: Final = 70
+
+
+class Pop3Error(TransientError):
+    """The server or the network failed; the next cycle tries again (the message is one plain line)."""
+
+
+class Pop3SetupError(PermanentError):
+    """Retrying the same settings will not help: TLS refused, login refused, host refused, no UIDL."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pop3Endpoint:
+    """Where to connect and how: nothing secret. `ca_file` adds trust anchors; it never turns checks off."""
+
+    host: str
+    port: int
+    tls: Pop3Tls
+    username: str
+    ca_file: str | None = None
+    timeout_seconds: float = 30.0  # connect and every read
+    allow_private: bool = False  # SSRF guard: loopback and private networks only when the operator allows
+
+
+@dataclass(frozen=True, slots=True)
+class Pop3Credentials:
+    """A password, or an OAuth 2.0 access token for AUTH XOAUTH2 (the token wins when both are set)."""
+
+    password: str = field(default="", repr=False)
+    access_token: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ListedMessage:
+    """One line of UIDL: the message number (valid for this session only) and its unique-id (valid across them)."""
+
+    number: int
+    uidl: str
+
+
+@dataclass(frozen=True, slots=True)
+class RetrievedMessage:
+    number: int
+    uidl: str
+    raw: bytes = field(repr=False)
+
+
+class _GuardedPOP3(poplib.POP3):
+    """poplib's connection, opened to addresses the SSRF guard checked (TLS wrapped at once when implicit)."""
+
+    def __init__(
+        self, host: str, port: int, addresses: Sequence[str], timeout: float, context: ssl.SSLContext | None
+    ) -> None:
+        self._addresses = tuple(addresses)
+        self._context = context
+        super().__init__(host, port, timeout)
+
+    def _create_socket(self, timeout: float) -> socket.socket:
+        sock = connect_first(self._addresses, self.port, timeout)
+        if self._context is None:
+            return sock
+        try:
+            return self._context.wrap_socket(sock, server_hostname=self.host)
+        except BaseException:
+            sock.close()
+            raise
+
+    def _getline(self) -> tuple[bytes, int]:
+        """poplib's line reader with a larger limit (see MAX_LINE_BYTES); CRLF, LF or CR...LF endings stripped."""
+        line = self.file.readline(MAX_LINE_BYTES + 1)
+        if len(line) > MAX_LINE_BYTES:
+            raise poplib.error_proto("-ERR line too long")
+        if not line:
+            raise poplib.error_proto("-ERR EOF")
+        octets = len(line)
+        if line[-2:] == b"\r\n":
+            return line[:-2], octets
+        if line[:1] == b"\r":
+            return line[1:-1], octets
+        return line[:-1], octets
+
+
+def describe_error(error: BaseException) -> str:
+    """One plain line for the health record and the alert (no secrets: the server's replies never echo them)."""
+    if isinstance(error, Pop3Error | Pop3SetupError):
+        return str(error)
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"certificate verification failed: {error.verify_message or error}"
+    if isinstance(error, TimeoutError):
+        return "the server did not answer in time"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused (is the port right and the server running?)"
+    if isinstance(error, poplib.error_proto):
+        return f"the server answered: {_said(error)}"[:500]
+    text = " ".join(str(error).split()) or type(error).__name__
+    return f"{type(error).__name__}: {text}"[:500]
+
+
+class Pop3Session:
+    """One logged-in session. Message numbers hold for it alone; `quit` applies the DELEs, `close` drops them."""
+
+    def __init__(self, conn: poplib.POP3, endpoint: Pop3Endpoint) -> None:
+        self.conn = conn
+        self.endpoint = endpoint
+        self.deleted: set[int] = set()
+
+    def list_messages(self) -> list[ListedMessage]:
+        """Every message of the maildrop with its unique-id (UIDL, RFC 1939 section 7), in message-number order."""
+        try:
+            _, lines, _ = self.conn.uidl()
+        except poplib.error_proto as e:
+            raise Pop3SetupError(
+                f"{self.endpoint.host} does not support UIDL ({_said(e)}): messages cannot be told apart across "
+                "sessions, so POP3 cannot be read safely"
+            ) from e
+        listed = []
+        for line in lines:
+            parts = line.split()
+            if len(parts) != 2 or not parts[0].isdigit():
+                raise Pop3Error(f"unexpected UIDL line from {self.endpoint.host}: {line[:100]!r}")
+            uidl = parts[1].decode("ascii", "replace")
+            if not 0 < len(uidl) <= MAX_UIDL_LENGTH or not all(0x21 <= b <= 0x7E for b in parts[1]):
+                raise Pop3Error(f"invalid unique-id in UIDL from {self.endpoint.host}: {parts[1][:100]!r}")
+            listed.append(ListedMessage(int(parts[0]), uidl))
+        return sorted(listed, key=lambda m: m.number)
+
+    def retrieve(self, messages: Sequence[ListedMessage]) -> list[RetrievedMessage]:
+        """RETR each message (the maildrop is not changed); the raw bytes with CRLF line ends, dot-unstuffed."""
+        out = []
+        for message in messages:
+            _, lines, _ = self.conn.retr(message.number)
+            raw = b"\r\n".join(lines) + b"\r\n" if lines else b""
+            out.append(RetrievedMessage(message.number, message.uidl, raw))
+        return out
+
+    def delete(self, numbers: Sequence[int]) -> None:
+        """DELE (mark) each message; the server removes them only when `quit` ends the session."""
+        for number in numbers:
+            if number not in self.deleted:
+                self.conn.dele(number)
+                self.deleted.add(number)
+
+    def quit(self) -> None:
+        """QUIT: the server enters the UPDATE state and removes the marked messages (RFC 1939 section 6).
+
+        A -ERR here means the server could not remove some of them; they stay and are deleted next time.
+        """
+        try:
+            self.conn.quit()
+        except poplib.error_proto as e:
+            self.close()
+            raise Pop3Error(f"{self.endpoint.host} could not remove the deleted messages: {_said(e)}") from e
+        finally:
+            self.deleted.clear()
+
+    def close(self) -> None:
+        """Drop the connection without QUIT: messages marked with DELE stay on the server (nothing is removed)."""
+        with contextlib.suppress(Exception):
+            self.conn.close()
+        self.deleted.clear()
+
+
+def open_session(endpoint: Pop3Endpoint, credentials: Pop3Credentials) -> Pop3Session:
+    """Connect (implicit TLS, or STLS before anything else is said), verify, log in; raise on any failure."""
+    where = f"{endpoint.host} port {endpoint.port}"
+    if endpoint.tls == "none" and not is_loopback_host(endpoint.host):
+        raise Pop3SetupError(f"TLS mode 'none' is only allowed to a loopback host, not {endpoint.host}")
+    try:
+        checked = resolve_host(endpoint.host, endpoint.port, allow_private=endpoint.allow_private)
+    except HostRefusedError as e:
+        raise Pop3SetupError(e.detail) from e
+    except HostUnresolvedError as e:
+        raise Pop3Error(str(e)) from e
+    context = None if endpoint.tls == "none" else build_tls_context(endpoint.ca_file)
+    try:
+        conn = _GuardedPOP3(
+            endpoint.host,
+            endpoint.port,
+            checked.addresses,
+            endpoint.timeout_seconds,
+            context if endpoint.tls == "implicit" else None,
+        )
+    except ssl.SSLCertVerificationError as e:
+        raise Pop3SetupError(f"TLS refused: {where}: {_describe_verification(e, endpoint)}") from e
+    except (OSError, poplib.error_proto) as e:
+        raise Pop3Error(f"cannot connect to {where}: {describe_error(e)}") from e
+    try:
+        if endpoint.tls == "starttls":
+            _start_tls(conn, context, endpoint, where)
+        _log_in(conn, endpoint, credentials, where)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            conn.close()
+        raise
+    return Pop3Session(conn, endpoint)
+
+
+def _start_tls(conn: poplib.POP3, context: ssl.SSLContext | None, endpoint: Pop3Endpoint, where: str) -> None:
+    try:
+        capabilities = conn.capa()
+    except poplib.error_proto:  # CAPA is optional (RFC 2449); without it there is no STLS either
+        capabilities = {}
+    if "STLS" not in capabilities:
+        raise Pop3SetupError(f"{where} does not offer STLS, which is required; nothing was sent")
+    try:
+        conn.stls(context=context)
+    except ssl.SSLCertVerificationError as e:
+        raise Pop3SetupError(f"TLS refused: {where}: {_describe_verification(e, endpoint)}") from e
+    except (OSError, poplib.error_proto) as e:
+        raise Pop3Error(f"STLS failed with {where}: {describe_error(e)}") from e
+
+
+def _log_in(conn: poplib.POP3, endpoint: Pop3Endpoint, credentials: Pop3Credentials, where: str) -> None:
+    how = "XOAUTH2" if credentials.access_token else "password"
+    try:
+        if credentials.access_token:
+            _auth_xoauth2(conn, endpoint.username, credentials.access_token)
+        else:
+            conn.user(endpoint.username)
+            conn.pass_(credentials.password)
+    except poplib.error_proto as e:
+        said = _said(e)
+        for secret in (credentials.password, credentials.access_token):
+            if secret:
+                said = said.replace(secret, "[redacted]")
+        raise Pop3SetupError(f"{where} refused the {how} login of {endpoint.username}: {said}") from e
+
+
+def _auth_xoauth2(conn: poplib.POP3, username: str, token: str) -> None:
+    """AUTH XOAUTH2 (RFC 5034 section 4): the mechanism, then the SASL response after the server's "+" prompt.
+
+    On failure Google answers with a "+ <base64 JSON>" challenge first; an empty line ends the exchange with -ERR.
+    """
+    response = base64.b64encode(f"user={username}\x01auth=Bearer {token}\x01\x01".encode()).decode("ascii")
+    command: Callable[[str], bytes] = conn._shortcmd  # type: ignore[attr-defined]  # poplib's, untyped in typeshed
+    command("AUTH XOAUTH2")  # a "+ " continuation (poplib accepts any reply starting with "+")
+    answer = command(response)
+    if not answer.startswith(b"+OK"):
+        command("")  # the error challenge: an empty response makes the server send its -ERR (raised)
+        raise poplib.error_proto(b"-ERR XOAUTH2 was not accepted")
+
+
+def _describe_verification(error: ssl.SSLCertVerificationError, endpoint: Pop3Endpoint) -> str:
+    anchors = f"the system store and {endpoint.ca_file}" if endpoint.ca_file else "the system store"
+    return f"the server's certificate is not trusted ({error.verify_message or error}; checked against {anchors})"
+
+
+def _said(error: BaseException) -> str:
+    item = error.args[0] if error.args else ""
+    text = item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item)
+    return " ".join(text.split())[:300]
