@@ -83,6 +83,8 @@ class DnsPythonResolver:
         self._resolver.port = port
         self._resolver.lifetime = lifetime
         self._resolver.timeout = lifetime
+        # Answers (NXDOMAIN included) kept for their TTL: the same senders' domains come back message after message.
+        self._resolver.cache = dns.resolver.LRUCache(10_000)
 
     def _answer(self, name: str, rdtype: RecordType) -> dns.resolver.Answer | None:
         try:
