@@ -26,9 +26,8 @@ from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
 from postroom.mail.errors import PermanentError, TransientError
-from postroom.mail.transport.netguard import HostRefusedError, HostUnresolvedError, connect_first, resolve_host
-from postroom.mail.transport.smtp_connect import build_tls_context
-from postroom.mail.transport.smtp_values import is_loopback_host
+from postroom.mail.transport.mailbox_endpoint import prepare_endpoint
+from postroom.mail.transport.netguard import connect_first
 
 ImapTls = Literal["implicit", "starttls", "none"]
 PostAction = Literal["keep", "seen", "move", "delete"]
@@ -263,15 +262,15 @@ def _is_bye(response: tuple[Any, ...]) -> bool:
 def open_session(endpoint: ImapEndpoint, credentials: ImapCredentials) -> ImapSession:
     """Connect (implicit TLS, or STARTTLS before anything else is said), verify, log in; raise on any failure."""
     where = f"{endpoint.host} port {endpoint.port}"
-    if endpoint.tls == "none" and not is_loopback_host(endpoint.host):
-        raise ImapSetupError(f"TLS mode 'none' is only allowed to a loopback host, not {endpoint.host}")
-    try:
-        checked = resolve_host(endpoint.host, endpoint.port, allow_private=endpoint.allow_private)
-    except HostRefusedError as e:
-        raise ImapSetupError(e.detail) from e
-    except HostUnresolvedError as e:
-        raise ImapError(str(e)) from e
-    context = None if endpoint.tls == "none" else build_tls_context(endpoint.ca_file)
+    checked, context = prepare_endpoint(
+        endpoint.host,
+        endpoint.port,
+        endpoint.tls,
+        endpoint.ca_file,
+        allow_private=endpoint.allow_private,
+        setup_error=ImapSetupError,
+        error=ImapError,
+    )
     try:
         prepared = _GuardedIMAP4(
             endpoint.host,

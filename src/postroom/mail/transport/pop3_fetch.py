@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from postroom.mail.errors import PermanentError, TransientError
-from postroom.mail.transport.netguard import HostRefusedError, HostUnresolvedError, connect_first, resolve_host
-from postroom.mail.transport.smtp_connect import build_tls_context
-from postroom.mail.transport.smtp_values import is_loopback_host
+from postroom.mail.transport.mailbox_endpoint import prepare_endpoint
+from postroom.mail.transport.netguard import connect_first
 
 Pop3Tls = Literal["implicit", "starttls", "none"]
 Pop3PostAction = Literal["keep", "delete"]
@@ -82,7 +81,7 @@ class RetrievedMessage:
     raw: bytes = field(repr=False)
 
 
-class _GuardedPOP3(poplib.POP3):
+class GuardedPOP3(poplib.POP3):
     """poplib's connection, opened to addresses the SSRF guard checked (TLS wrapped at once when implicit)."""
 
     def __init__(
@@ -200,17 +199,17 @@ class Pop3Session:
 def open_session(endpoint: Pop3Endpoint, credentials: Pop3Credentials) -> Pop3Session:
     """Connect (implicit TLS, or STLS before anything else is said), verify, log in; raise on any failure."""
     where = f"{endpoint.host} port {endpoint.port}"
-    if endpoint.tls == "none" and not is_loopback_host(endpoint.host):
-        raise Pop3SetupError(f"TLS mode 'none' is only allowed to a loopback host, not {endpoint.host}")
+    checked, context = prepare_endpoint(
+        endpoint.host,
+        endpoint.port,
+        endpoint.tls,
+        endpoint.ca_file,
+        allow_private=endpoint.allow_private,
+        setup_error=Pop3SetupError,
+        error=Pop3Error,
+    )
     try:
-        checked = resolve_host(endpoint.host, endpoint.port, allow_private=endpoint.allow_private)
-    except HostRefusedError as e:
-        raise Pop3SetupError(e.detail) from e
-    except HostUnresolvedError as e:
-        raise Pop3Error(str(e)) from e
-    context = None if endpoint.tls == "none" else build_tls_context(endpoint.ca_file)
-    try:
-        conn = _GuardedPOP3(
+        conn = GuardedPOP3(
             endpoint.host,
             endpoint.port,
             checked.addresses,

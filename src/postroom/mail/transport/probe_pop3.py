@@ -10,31 +10,14 @@ import socket
 import ssl
 from collections.abc import Sequence
 
-from postroom.mail.transport.netguard import connect_first
+from postroom.mail.transport.pop3_fetch import GuardedPOP3
 from postroom.mail.transport.probe_tls import describe_tls
 from postroom.mail.transport.probe_values import FailureKind, Findings, ProbeFailure, ProbeTarget
 
 
-class _Pop3(poplib.POP3):
-    """POP3 connecting to the addresses the SSRF guard checked, optionally TLS from the first byte."""
-
-    def __init__(
-        self, host: str, port: int, addresses: Sequence[str], timeout: float, context: ssl.SSLContext | None
-    ) -> None:
-        self._addresses = tuple(addresses)
-        self._context = context
-        super().__init__(host, port, timeout)
-
-    def _create_socket(self, timeout: float) -> socket.socket:
-        sock = connect_first(self._addresses, self.port, timeout)
-        if self._context is None:
-            return sock
-        return self._context.wrap_socket(sock, server_hostname=self.host)
-
-
 def probe_pop3(target: ProbeTarget, addresses: Sequence[str], findings: Findings, context: ssl.SSLContext) -> None:
     """Connect, secure, log in and count the messages; raise ProbeFailure on the first fault."""
-    conn = _Pop3(
+    conn = GuardedPOP3(
         target.host, target.port, addresses, target.timeout_seconds, context if target.tls == "implicit" else None
     )
     try:

@@ -1,0 +1,38 @@
+"""What every mailbox client (IMAP, POP3) checks before it opens a socket: the TLS mode, the SSRF guard, the context.
+
+A client passes its own two error types: `setup_error` for what the admin must fix (plaintext to a remote host, a
+refused address), `error` for what may pass (a name that does not resolve right now).
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Literal
+
+from postroom.mail.transport.netguard import HostRefusedError, HostUnresolvedError, ResolvedHost, resolve_host
+from postroom.mail.transport.smtp_connect import build_tls_context
+from postroom.mail.transport.smtp_values import is_loopback_host
+
+TlsMode = Literal["implicit", "starttls", "none"]
+
+
+def prepare_endpoint(
+    host: str,
+    port: int,
+    tls: TlsMode,
+    ca_file: str | None,
+    *,
+    allow_private: bool,
+    setup_error: type[Exception],
+    error: type[Exception],
+) -> tuple[ResolvedHost, ssl.SSLContext | None]:
+    """The checked addresses and the verifying TLS context (None only for plaintext to a loopback host)."""
+    if tls == "none" and not is_loopback_host(host):
+        raise setup_error(f"TLS mode 'none' is only allowed to a loopback host, not {host}")
+    try:
+        checked = resolve_host(host, port, allow_private=allow_private)
+    except HostRefusedError as e:
+        raise setup_error(e.detail) from e
+    except HostUnresolvedError as e:
+        raise error(str(e)) from e
+    return checked, None if tls == "none" else build_tls_context(ca_file)
