@@ -6,11 +6,13 @@ import argparse
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
+QUARANTINE_PURGE_SECONDS = 3600  # how often the scheduler purges quarantined mail past its retention
 
 
 class CommandError(Exception):
@@ -188,16 +190,21 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
     from django.db import close_old_connections
 
+    from postroom.inbound.quarantine import purge_expired
     from postroom.inbound.services import sweep_stale
     from postroom.outbound.sender import requeue_due_deliveries
     from postroom.portal.outbox import requeue_due_sign_in_requests
 
     stop = threading.Event()
     install_stop_handlers(stop.set)
+    next_purge = 0.0
     while not stop.is_set():
         sweep_stale()
         requeue_due_deliveries()
         requeue_due_sign_in_requests()
+        if time.monotonic() >= next_purge:  # quarantined mail past POSTROOM_QUARANTINE_RETENTION_DAYS, hourly
+            purge_expired()
+            next_purge = time.monotonic() + QUARANTINE_PURGE_SECONDS
         close_old_connections()
         stop.wait(args.interval)
     return 0

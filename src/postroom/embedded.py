@@ -17,6 +17,7 @@ from django.db import close_old_connections
 
 from postroom.core.dispatch import attach_local_queue, run_task_inline
 from postroom.inbound.claims import claim_inbound_batch
+from postroom.inbound.quarantine import purge_expired
 from postroom.inbound.queries import has_waiting_inbound
 from postroom.inbound.services import process_claimed_inbound
 from postroom.outbound.sender import send_due_deliveries
@@ -25,6 +26,7 @@ from postroom.portal.outbox import send_due_sign_in_requests
 log = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS = 1.0
+QUARANTINE_PURGE_SECONDS = 3600.0  # quarantined mail past its retention is purged hourly
 CLAIM_BATCH = 20  # rows claimed per round trip; a crash leaves at most this many waiting for the stale delay
 
 
@@ -44,7 +46,14 @@ def run_worker_loop(
     *,
     exit_when_idle: bool = False,
 ) -> None:
+    next_purge = time.monotonic() + QUARANTINE_PURGE_SECONDS  # not at start-up: `postroom up` starts fast
     while not stop.is_set():
+        if time.monotonic() >= next_purge:  # quarantined mail past POSTROOM_QUARANTINE_RETENTION_DAYS
+            try:
+                purge_expired()
+            except Exception:  # the next hour tries again; the worker goes on
+                log.exception("quarantine purge failed")
+            next_purge = time.monotonic() + QUARANTINE_PURGE_SECONDS
         try:
             item = local_queue.get(timeout=IDLE_POLL_SECONDS) if local_queue is not None else None
         except queue.Empty:
