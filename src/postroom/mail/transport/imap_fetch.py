@@ -26,7 +26,11 @@ from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
 from postroom.mail.errors import PermanentError, TransientError
-from postroom.mail.transport.mailbox_endpoint import prepare_endpoint
+from postroom.mail.transport.mailbox_endpoint import (
+    describe_connection_error,
+    describe_untrusted_certificate,
+    prepare_endpoint,
+)
 from postroom.mail.transport.netguard import connect_first
 
 ImapTls = Literal["implicit", "starttls", "none"]
@@ -123,14 +127,7 @@ def describe_error(error: BaseException) -> str:
     """One plain line for the health record and the alert (no secrets: the library never echoes them)."""
     if isinstance(error, ImapError | ImapSetupError):
         return str(error)
-    if isinstance(error, ssl.SSLCertVerificationError):
-        return f"certificate verification failed: {error.verify_message or error}"
-    if isinstance(error, TimeoutError):
-        return "the server did not answer in time"
-    if isinstance(error, ConnectionRefusedError):
-        return "connection refused (is the port right and the server running?)"
-    text = " ".join(str(error).split()) or type(error).__name__
-    return f"{type(error).__name__}: {text}"[:500]
+    return describe_connection_error(error)
 
 
 class ImapSession:
@@ -280,7 +277,7 @@ def open_session(endpoint: ImapEndpoint, credentials: ImapCredentials) -> ImapSe
             context if endpoint.tls == "implicit" else None,
         )
     except ssl.SSLCertVerificationError as e:
-        raise ImapSetupError(f"TLS refused: {where}: {_describe_verification(e, endpoint)}") from e
+        raise ImapSetupError(f"TLS refused: {where}: {describe_untrusted_certificate(e, endpoint.ca_file)}") from e
     except (OSError, imaplib.IMAP4.error) as e:
         raise ImapError(f"cannot connect to {where}: {describe_error(e)}") from e
     client = _Client(prepared, endpoint)
@@ -300,7 +297,7 @@ def _start_tls(client: Any, context: ssl.SSLContext | None, endpoint: ImapEndpoi
     try:
         client.starttls(context)
     except ssl.SSLCertVerificationError as e:
-        raise ImapSetupError(f"TLS refused: {where}: {_describe_verification(e, endpoint)}") from e
+        raise ImapSetupError(f"TLS refused: {where}: {describe_untrusted_certificate(e, endpoint.ca_file)}") from e
     # IMAPClient asks for CAPABILITY again after STARTTLS (RFC 9051 section 6.2.1: earlier ones are void).
 
 
@@ -314,11 +311,6 @@ def _log_in(client: Any, endpoint: ImapEndpoint, credentials: ImapCredentials, w
         how = "XOAUTH2" if credentials.access_token else "password"
         said = _BYTES_REPR.sub(r"\1", str(e))  # IMAPClient shows the server's words as b'...'
         raise ImapSetupError(f"{where} refused the {how} login of {endpoint.username}: {said}") from e
-
-
-def _describe_verification(error: ssl.SSLCertVerificationError, endpoint: ImapEndpoint) -> str:
-    anchors = f"the system store and {endpoint.ca_file}" if endpoint.ca_file else "the system store"
-    return f"the server's certificate is not trusted ({error.verify_message or error}; checked against {anchors})"
 
 
 def _drop(client: Any) -> None:

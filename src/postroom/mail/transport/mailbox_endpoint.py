@@ -1,4 +1,5 @@
-"""What every mailbox client (IMAP, POP3) checks before it opens a socket: the TLS mode, the SSRF guard, the context.
+"""What every mailbox client (IMAP, POP3) checks before it opens a socket (the TLS mode, the SSRF guard, the
+context), and how it words a connection failure.
 
 A client passes its own two error types: `setup_error` for what the admin must fix (plaintext to a remote host, a
 refused address), `error` for what may pass (a name that does not resolve right now).
@@ -36,3 +37,21 @@ def prepare_endpoint(
     except HostUnresolvedError as e:
         raise error(str(e)) from e
     return checked, None if tls == "none" else build_tls_context(ca_file)
+
+
+def describe_connection_error(error: BaseException) -> str:
+    """One plain line for a socket or TLS failure (the health record, the alert); no secrets ever appear in it."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"certificate verification failed: {error.verify_message or error}"
+    if isinstance(error, TimeoutError):
+        return "the server did not answer in time"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused (is the port right and the server running?)"
+    text = " ".join(str(error).split()) or type(error).__name__
+    return f"{type(error).__name__}: {text}"[:500]
+
+
+def describe_untrusted_certificate(error: ssl.SSLCertVerificationError, ca_file: str | None) -> str:
+    """Why the server's certificate was refused, and against which trust anchors."""
+    anchors = f"the system store and {ca_file}" if ca_file else "the system store"
+    return f"the server's certificate is not trusted ({error.verify_message or error}; checked against {anchors})"

@@ -24,7 +24,11 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from postroom.mail.errors import PermanentError, TransientError
-from postroom.mail.transport.mailbox_endpoint import prepare_endpoint
+from postroom.mail.transport.mailbox_endpoint import (
+    describe_connection_error,
+    describe_untrusted_certificate,
+    prepare_endpoint,
+)
 from postroom.mail.transport.netguard import connect_first
 
 Pop3Tls = Literal["implicit", "starttls", "none"]
@@ -120,16 +124,9 @@ def describe_error(error: BaseException) -> str:
     """One plain line for the health record and the alert (no secrets: the server's replies never echo them)."""
     if isinstance(error, Pop3Error | Pop3SetupError):
         return str(error)
-    if isinstance(error, ssl.SSLCertVerificationError):
-        return f"certificate verification failed: {error.verify_message or error}"
-    if isinstance(error, TimeoutError):
-        return "the server did not answer in time"
-    if isinstance(error, ConnectionRefusedError):
-        return "connection refused (is the port right and the server running?)"
     if isinstance(error, poplib.error_proto):
         return f"the server answered: {_said(error)}"[:500]
-    text = " ".join(str(error).split()) or type(error).__name__
-    return f"{type(error).__name__}: {text}"[:500]
+    return describe_connection_error(error)
 
 
 class Pop3Session:
@@ -217,7 +214,7 @@ def open_session(endpoint: Pop3Endpoint, credentials: Pop3Credentials) -> Pop3Se
             context if endpoint.tls == "implicit" else None,
         )
     except ssl.SSLCertVerificationError as e:
-        raise Pop3SetupError(f"TLS refused: {where}: {_describe_verification(e, endpoint)}") from e
+        raise Pop3SetupError(f"TLS refused: {where}: {describe_untrusted_certificate(e, endpoint.ca_file)}") from e
     except (OSError, poplib.error_proto) as e:
         raise Pop3Error(f"cannot connect to {where}: {describe_error(e)}") from e
     try:
@@ -241,7 +238,7 @@ def _start_tls(conn: poplib.POP3, context: ssl.SSLContext | None, endpoint: Pop3
     try:
         conn.stls(context=context)
     except ssl.SSLCertVerificationError as e:
-        raise Pop3SetupError(f"TLS refused: {where}: {_describe_verification(e, endpoint)}") from e
+        raise Pop3SetupError(f"TLS refused: {where}: {describe_untrusted_certificate(e, endpoint.ca_file)}") from e
     except (OSError, poplib.error_proto) as e:
         raise Pop3Error(f"STLS failed with {where}: {describe_error(e)}") from e
 
@@ -274,11 +271,6 @@ def _auth_xoauth2(conn: poplib.POP3, username: str, token: str) -> None:
     if not answer.startswith(b"+OK"):
         command("")  # the error challenge: an empty response makes the server send its -ERR (raised)
         raise poplib.error_proto(b"-ERR XOAUTH2 was not accepted")
-
-
-def _describe_verification(error: ssl.SSLCertVerificationError, endpoint: Pop3Endpoint) -> str:
-    anchors = f"the system store and {endpoint.ca_file}" if endpoint.ca_file else "the system store"
-    return f"the server's certificate is not trusted ({error.verify_message or error}; checked against {anchors})"
 
 
 def _said(error: BaseException) -> str:
