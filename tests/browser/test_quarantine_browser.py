@@ -19,10 +19,10 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.live, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
-UNMATCHED_REPORT = "A delivery or read report for mail we did not send"
+BOUNCE_UNMATCHED = "A delivery or read report for mail we did not send"
 
 
-def build_unmatched_report(subject: str) -> bytes:
+def build_bounce_unmatched(subject: str) -> bytes:
     """An RFC 3464 failure report for a message this installation never sent: the receipt stage quarantines it."""
     return (
         "From: Mail Delivery System <MAILER-DAEMON@mx.example.org>\r\n"
@@ -54,18 +54,18 @@ def test_admin_releases_a_quarantined_report_into_a_ticket(
     THEN its page shows it processed into a ticket, released by the admin, and the ticket list has that ticket
     """
     subject = f"Undelivered Mail Returned to Sender {uuid.uuid4().hex[:8]}"
-    summary = live_console.import_mail(build_unmatched_report(subject))
+    summary = live_console.import_mail(build_bounce_unmatched(subject))
     assert "1 quarantined" in summary
 
     page.goto("/")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Quarantine").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Quarantine")
-    page.get_by_label("Cause").select_option(label=UNMATCHED_REPORT)
+    page.get_by_label("Cause").select_option(label=BOUNCE_UNMATCHED)
     page.get_by_role("button", name="Filter").click()
     row = page.locator("table.quarantine tbody tr").filter(has_text=subject)
     expect(row).to_have_count(1)
     expect(row).to_contain_text("MAILER-DAEMON@mx.example.org")
-    expect(row).to_contain_text(UNMATCHED_REPORT)
+    expect(row).to_contain_text(BOUNCE_UNMATCHED)
     page.screenshot(path=screenshots / "quarantine-list.png", full_page=True)
 
     row.get_by_role("link", name=subject).click()

@@ -44,7 +44,7 @@ def test_list_release_and_delete(capsys: pytest.CaptureFixture[str]) -> None:
     second = ingest_raw(REPORT.replace(b"not delivered", b"not delivered either"), source_key="file:2")
     get_user_model().objects.create_user("boss", password=None)
 
-    assert main(["quarantine", "list", "--cause", "unmatched_report"]) == 0
+    assert main(["quarantine", "list", "--cause", "bounce_unmatched"]) == 0
     listed = capsys.readouterr().out
     assert first.tracking_id in listed and second.tracking_id in listed and "MAILER-DAEMON" in listed
 
@@ -54,7 +54,7 @@ def test_list_release_and_delete(capsys: pytest.CaptureFixture[str]) -> None:
     assert first.released_by is not None and first.released_by.get_username() == "boss"
 
     assert main(["quarantine", "delete", str(second.pk)]) == 0
-    assert "deleted (unmatched_report)" in capsys.readouterr().out
+    assert "deleted (bounce_unmatched)" in capsys.readouterr().out
     second.refresh_from_db()
     assert second.status == InboundStatus.DELETED and "(command line)" in second.trace[-1]["reason"]
 

@@ -66,7 +66,7 @@ def test_release_runs_the_pipeline_again_and_the_report_becomes_a_ticket(
     ingest: Ingest, admin: quarantine.Actor
 ) -> None:
     """
-    GIVEN a delivery report for mail we never sent, quarantined as unmatched_report
+    GIVEN a delivery report for mail we never sent, quarantined as bounce_unmatched
     WHEN an admin releases it
     THEN the pipeline runs again, the receipt stage lets it through, it becomes a ticket, and the row records who
          released it and when; the trace keeps both runs and says "released by admin"; it leaves the quarantine
@@ -74,7 +74,7 @@ def test_release_runs_the_pipeline_again_and_the_report_becomes_a_ticket(
     """
     add_route("support@example.com", "Support")
     row = ingest(build_unmatched_dsn())
-    assert (row.status, row.cause) == (InboundStatus.QUARANTINED, "unmatched_report")
+    assert (row.status, row.cause) == (InboundStatus.QUARANTINED, "bounce_unmatched")
     assert row.sender == "MAILER-DAEMON@mx.example.org" and row.subject.startswith("Undelivered Mail")
 
     released = quarantine.release_message(row.pk, admin)
@@ -82,7 +82,7 @@ def test_release_runs_the_pipeline_again_and_the_report_becomes_a_ticket(
     assert released.status == InboundStatus.PROCESSED and released.cause == ""
     assert released.message is not None and released.message.ticket.queue.name == "Support"
     assert released.released_by == admin.user and released.released_at is not None
-    assert released.released_causes == ["unmatched_report"]
+    assert released.released_causes == ["bounce_unmatched"]
     stages = _stages(released)
     assert stages.count("parse") == 2 and stages.count("receipt") == 2 and "persist" in stages
     assert stages.index("release") == stages.index("receipt") + 1  # the first run ended at the receipt stage
@@ -90,7 +90,7 @@ def test_release_runs_the_pipeline_again_and_the_report_becomes_a_ticket(
     assert _step(released, "receipt", last=False)["verdict"] == "quarantine"
     second = _step(released, "receipt")
     assert second["verdict"] == "released" and "released by admin" in second["reason"]
-    released_list = quarantine.QuarantineFilter(state=quarantine.QuarantineState.RELEASED, cause="unmatched_report")
+    released_list = quarantine.QuarantineFilter(state=quarantine.QuarantineState.RELEASED, cause="bounce_unmatched")
     assert [r.pk for r in quarantine.list_quarantined(None, released_list).rows] == [row.pk]
     assert quarantine.list_quarantined(None, quarantine.QuarantineFilter()).rows == []
 
@@ -235,7 +235,7 @@ def test_delete_removes_the_blob_but_keeps_the_row(
         deleted = quarantine.delete_message(row.pk, admin)
 
     assert not store.exists(row.raw_sha256)
-    assert deleted.status == InboundStatus.DELETED and deleted.cause == "unmatched_report"
+    assert deleted.status == InboundStatus.DELETED and deleted.cause == "bounce_unmatched"
     assert deleted.deleted_by == admin.user and deleted.deleted_at is not None
     assert _stages(deleted)[:2] == ["parse", "receipt"]
     assert _step(deleted, "delete")["reason"] == "deleted by admin; raw bytes removed"

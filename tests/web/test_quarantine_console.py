@@ -27,7 +27,7 @@ def _client(role: Role, *, enforce_csrf: bool = False) -> Client:
 
 
 def _report(subject: str = "Undelivered Mail Returned to Sender") -> InboundMessage:
-    """A delivery report for mail we never sent: quarantined with cause unmatched_report."""
+    """A delivery report for mail we never sent: quarantined with cause bounce_unmatched."""
     raw = (
         "From: Mail Delivery System <MAILER-DAEMON@mx.example.org>\r\n"
         "To: support@example.com\r\n"
@@ -226,9 +226,9 @@ def test_list_pages_older_and_back_to_the_newest(monkeypatch: pytest.MonkeyPatch
     rows = [_report(f"report {i}") for i in range(3)]
     admin = _client(Role.ADMIN)
 
-    first = admin.get("/quarantine/", {"cause": "unmatched_report"})
+    first = admin.get("/quarantine/", {"cause": "bounce_unmatched"})
     older = first.context["older_url"]
-    assert rows[0].tracking_id not in first.content.decode() and "cause=unmatched_report" in older
+    assert rows[0].tracking_id not in first.content.decode() and "cause=bounce_unmatched" in older
     second = admin.get(f"/quarantine/{older}")
     page = second.content.decode()
     assert rows[0].tracking_id in page and rows[2].tracking_id not in page

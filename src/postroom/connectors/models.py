@@ -33,6 +33,11 @@ class FolderCursor(models.Model):
         default=0,
         help_text="After a UIDVALIDITY change: messages with a lower UID may be known already (matched by sha256).",
     )
+    state = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Connector-specific sync state beside the UID cursor: a Graph delta link, an EWS sync state.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -53,6 +58,9 @@ class MailboxHealth(models.Model):
     consecutive_failures = models.PositiveIntegerField(default=0)
     last_lag_seconds = models.FloatField(
         null=True, blank=True, help_text="Newest message's INTERNALDATE to its commit, in the last cycle with mail."
+    )
+    token_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the OAuth access token in use expires (none for password logins)."
     )
     unhealthy_since = models.DateTimeField(null=True, blank=True)
     alerted_at = models.DateTimeField(null=True, blank=True, help_text="When admins were told; one alert per outage.")

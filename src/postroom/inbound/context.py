@@ -25,6 +25,7 @@ class Stop:
 
     status: str
     cause: str = ""
+    drop: bool = False  # quarantined and purged at once (a spam score over the drop threshold)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,9 @@ class InboundContext:
     participants: tuple[Address, ...] = ()
     # Set by the screen stage when the mailbox's sender_auth mode is not off (persist stores flag and evidence):
     sender_auth: SenderAuthentication | None = None
+    # Set by the sender_lists screen: the sender is allow-listed (skips the spam score), and may skip authentication.
+    allow_listed: bool = False
+    skip_auth: bool = False
 
     def require_reading(self) -> MessageReading:
         if self.reading is None:

@@ -17,14 +17,20 @@ class InboundStatus(models.TextChoices):
 
 
 class QuarantineCause(models.TextChoices):
-    """Machine-readable causes (docs/architecture/inbound-pipeline.md lists them; later issues add more)."""
+    """Machine-readable causes (docs/architecture/quarantine.md lists them with what raises each)."""
 
-    OVERSIZED = "oversized", "Over a size limit"
-    MALFORMED = "malformed", "Cannot be parsed or has no usable sender"
-    TOO_MANY_ATTEMPTS = "too_many_attempts", "Processing failed repeatedly"
-    UNKNOWN_SENDER_UPDATE = "unknown_sender_update", "A follow-up from someone who is not on the ticket"
-    UNMATCHED_REPORT = "unmatched_report", "A delivery or read report for mail we did not send"
+    SPAM = "spam", "Scored as spam"
     AUTH_FAILED = "auth_failed", "Sender authentication failed (possible spoof)"
+    BLOCKLISTED = "blocklisted", "The sender or its domain is on the block list"
+    LOOP = "loop", "A mail loop (our own mail coming back, or a loop header)"
+    AUTO_REPLY = "auto_reply", "An automatic reply that the mailbox holds"
+    BOUNCE_UNMATCHED = "bounce_unmatched", "A delivery or read report for mail we did not send"
+    OVERSIZED = "oversized", "Over a size limit"
+    BLOCKED_TYPE = "blocked_type", "An attachment of a blocked type"
+    MALFORMED = "malformed", "Cannot be parsed or has no usable sender"
+    RATE_LIMITED = "rate_limited", "The sender wrote more often than the rate window allows"
+    UNKNOWN_SENDER_UPDATE = "unknown_sender_update", "A follow-up from someone who is not on the ticket"
+    TOO_MANY_ATTEMPTS = "too_many_attempts", "Processing failed repeatedly"
 
 
 class InboundMessage(TenantOwnedModel):
@@ -81,6 +87,50 @@ class InboundMessage(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.tracking_id} {self.status}"
+
+
+class ListKind(models.TextChoices):
+    ALLOW = "allow", "Allow"
+    BLOCK = "block", "Block"
+
+
+class SenderListEntry(TenantOwnedModel):
+    """An allow- or block-list entry: one address (`alice@example.com`) or a whole domain (`@example.com`).
+
+    Allowed senders skip the spam score; they still face sender authentication unless `skip_auth` is set.
+    Blocked senders are quarantined (cause `blocklisted`). An entry may apply to one mailbox or to all.
+    """
+
+    pattern = models.CharField(max_length=320, help_text="alice@example.com, or @example.com for a whole domain")
+    kind = models.CharField(max_length=8, choices=ListKind.choices)
+    mailbox = models.ForeignKey(
+        "mailboxes.Mailbox",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Only for mail from this mailbox; empty for every mailbox.",
+    )
+    skip_auth = models.BooleanField(
+        default=False, help_text="Allow entries only: let the sender through even when authentication fails."
+    )
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "pattern", "mailbox"], name="sender_list_unique_pattern")
+        ]
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.pattern = self.pattern.strip().lower()
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.pattern}"
 
 
 class Route(TenantOwnedModel):

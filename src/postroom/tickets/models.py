@@ -78,6 +78,13 @@ class Contact(TenantOwnedModel):
     organization = models.ForeignKey(
         Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts"
     )
+    # Hard bounces (issue #6): mail to this address is held until the mark expires or the address writes in again.
+    undeliverable_until = models.DateTimeField(
+        null=True, blank=True, help_text="A hard bounce marked the address undeliverable until then."
+    )
+    undeliverable_reason = models.CharField(
+        max_length=500, blank=True, help_text="The bounce that marked it: reason, status code and reply text."
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "email_key"], name="contact_unique_email")]

@@ -1,7 +1,7 @@
 """Link delivery and read reports (RFC 3464 DSNs, RFC 8098 MDNs) to the outbound message they answer.
 
 Reports never open tickets: one that answers our mail becomes a line in that message's communication log; one
-that answers nothing we sent is quarantined (cause `unmatched_report`) for the bounce handling of issue #6; once an
+that answers nothing we sent is quarantined (cause `bounce_unmatched`) for the bounce handling of issue #6; once an
 admin released it, it goes on as ordinary mail.
 """
 
@@ -34,7 +34,7 @@ def run(ctx: InboundContext) -> StageResult:
         if hit.message_direction == Direction.OUTBOUND and hit.message_pk is not None
     ]
     if not ours:
-        waiver = find_waiver(ctx, QuarantineCause.UNMATCHED_REPORT)
+        waiver = find_waiver(ctx, QuarantineCause.BOUNCE_UNMATCHED)
         if waiver is not None:
             return StageResult(
                 verdict="released",
@@ -46,7 +46,7 @@ def run(ctx: InboundContext) -> StageResult:
             verdict="quarantine",
             reason=f"a {report.kind} report ({report.outcome}) for mail we did not send: {report.summary[:200]}",
             data={"kind": str(report.kind), "outcome": report.outcome},
-            stop=Stop(InboundStatus.QUARANTINED, QuarantineCause.UNMATCHED_REPORT),
+            stop=Stop(InboundStatus.QUARANTINED, QuarantineCause.BOUNCE_UNMATCHED),
         )
     message = Message.objects.select_related("ticket").get(pk=ours[0])
     record_receipt(message, report, ctx.inbound)
