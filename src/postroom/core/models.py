@@ -15,3 +15,18 @@ class TenantOwnedModel(models.Model):
 
     class Meta:
         abstract = True
+
+
+class MetricCounter(models.Model):
+    """A monotonically increasing counter shared by every process (postroom.core.metrics), one row per labels."""
+
+    name = models.CharField(max_length=200)
+    labels = models.CharField(max_length=500, blank=True, help_text='Prometheus label set, e.g. kind="loop"')
+    value = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["name", "labels"], name="metric_counter_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name}{{{self.labels}}} {self.value}"
