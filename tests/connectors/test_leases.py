@@ -155,3 +155,38 @@ def test_a_stopped_poller_releases_its_leases() -> None:
     a.shutdown()
     assert made[0].stopped
     assert MailboxLease.objects.get(mailbox_id=mid).holder == ""
+
+
+def test_a_second_poller_gets_half_the_mailboxes_without_a_failure() -> None:
+    """GIVEN one poller reading four mailboxes WHEN a second poller starts THEN within two heartbeats each reads two:
+    the first gives back its highest ids (their readers stopped and fenced off), the second claims them."""
+    ids = [mailbox_id(f"box{n}") for n in range(4)]
+    clock = FakeClock(T0)
+    a_runners: list[FakeRunner] = []
+    b_runners: list[FakeRunner] = []
+    a = build_poller("a", clock, a_runners)
+    b = build_poller("b", clock, b_runners)
+    a.tick()
+    assert {r.mailbox_id for r in a_runners} == set(ids)
+    b.tick()  # registered, but every lease is a's until a hands some over
+    assert b_runners == []
+    clock.now = T0 + dt.timedelta(seconds=5)
+    a.tick()
+    handed = {r.mailbox_id for r in a_runners if r.stopped}
+    assert handed == set(ids[2:])
+    assert all(not r.lease_valid() for r in a_runners if r.stopped)
+    b.tick()
+    assert {r.mailbox_id for r in b_runners} == set(ids[2:])
+    holders = dict(MailboxLease.objects.values_list("mailbox_id", "holder"))
+    assert holders == {ids[0]: "a", ids[1]: "a", ids[2]: "b", ids[3]: "b"}
+    clock.now = T0 + dt.timedelta(seconds=10)
+    a.tick()
+    b.tick()  # a stable split: nobody hands anything over again
+    assert sum(r.stopped for r in a_runners) == 2 and not any(r.stopped for r in b_runners)
+
+
+def test_fair_share_covers_every_mailbox() -> None:
+    assert [leases.fair_share(n, 3) for n in (0, 1, 3, 4, 7)] == [0, 1, 1, 2, 3]
+    assert leases.fair_share(5, 0) == 5
+    assert leases.pick_excess({5, 1, 9, 3}, 2) == {5, 9}
+    assert leases.pick_excess({1, 2}, 2) == set()

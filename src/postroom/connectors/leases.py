@@ -4,6 +4,10 @@ Every write is one conditional UPDATE, so two pollers racing for a lease cannot 
 the second UPDATE after the first and its WHERE no longer matches. The clock (`now`) is an argument, so the rules
 are tested with a fake one. A lease lasts `ttl` (1.5 heartbeats) from its last renewal.
 
+Pollers share the mailboxes: each registers itself every heartbeat (PollerProcess) and holds at most its fair
+share, ceil(mailboxes / live pollers). A poller over its share gives the excess back (its highest mailbox ids), so a
+poller started next to a busy one gets work on its first heartbeats instead of waiting for a failure.
+
 Leases only decide who does the work; exactly-once does not rest on them. The ledger's unique source key turns a
 second reader's commit into a no-op, and a poller fences itself: its threads stop committing once their lease's
 local expiry passes (poller.py), even before another poller takes it.
@@ -12,6 +16,7 @@ local expiry passes (poller.py), even before another poller takes it.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import secrets
 import socket
@@ -19,7 +24,7 @@ from collections.abc import Iterable
 
 from django.db.models import Min, Q
 
-from postroom.connectors.models import MailboxLease
+from postroom.connectors.models import MailboxLease, PollerProcess
 from postroom.mailboxes.models import ConnectorKind, Mailbox
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -67,8 +72,10 @@ def claim_lease(mailbox_id: int, holder: str, now: dt.datetime, ttl: dt.timedelt
     return won == 1
 
 
-def claim_free_leases(holder: str, now: dt.datetime, ttl: dt.timedelta, mailbox_ids: Iterable[int]) -> set[int]:
-    """Claim every free or expired lease among `mailbox_ids`; the ids won."""
+def claim_free_leases(
+    holder: str, now: dt.datetime, ttl: dt.timedelta, mailbox_ids: Iterable[int], limit: int | None = None
+) -> set[int]:
+    """Claim free or expired leases among `mailbox_ids`, lowest ids first, at most `limit`; the ids won."""
     ids = list(mailbox_ids)
     ensure_lease_rows(ids)
     candidates = (
@@ -77,7 +84,40 @@ def claim_free_leases(holder: str, now: dt.datetime, ttl: dt.timedelta, mailbox_
         .order_by("mailbox_id")
         .values_list("mailbox_id", flat=True)
     )
-    return {pk for pk in list(candidates) if claim_lease(pk, holder, now, ttl)}
+    won: set[int] = set()
+    for pk in list(candidates):
+        if limit is not None and len(won) >= limit:
+            break
+        if claim_lease(pk, holder, now, ttl):
+            won.add(pk)
+    return won
+
+
+def register_poller(holder: str, now: dt.datetime, ttl: dt.timedelta) -> int:
+    """Record this poller as alive until `now + ttl`; the number of live pollers (this one included)."""
+    updated = PollerProcess.objects.filter(holder=holder).update(heartbeat_at=now, expires_at=now + ttl)
+    if not updated:
+        PollerProcess.objects.bulk_create(
+            [PollerProcess(holder=holder, started_at=now, heartbeat_at=now, expires_at=now + ttl)],
+            ignore_conflicts=True,
+        )
+    PollerProcess.objects.filter(expires_at__lt=now - ttl).delete()  # long dead: keep the table small
+    return PollerProcess.objects.filter(expires_at__gt=now).count()
+
+
+def unregister_poller(holder: str) -> None:
+    PollerProcess.objects.filter(holder=holder).delete()
+
+
+def fair_share(mailboxes: int, pollers: int) -> int:
+    """How many mailboxes one poller holds at most: ceil(mailboxes / pollers), so together they cover all."""
+    return math.ceil(mailboxes / max(1, pollers))
+
+
+def pick_excess(held: Iterable[int], share: int) -> set[int]:
+    """The leases to give back when holding more than `share`: the highest ids (the lowest stay where they run)."""
+    ordered = sorted(held)
+    return set(ordered[share:]) if len(ordered) > share else set()
 
 
 def release_leases(holder: str, now: dt.datetime, mailbox_ids: Iterable[int] | None = None) -> int:

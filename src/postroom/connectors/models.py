@@ -22,6 +22,18 @@ class MailboxLease(models.Model):
         return f"mailbox {self.mailbox_id} -> {self.holder or 'free'}"
 
 
+class PollerProcess(models.Model):
+    """A live poller process, renewed every heartbeat: how many pollers share the mailboxes (leases.fair_share)."""
+
+    holder = models.CharField(max_length=200, primary_key=True)
+    started_at = models.DateTimeField()
+    heartbeat_at = models.DateTimeField()
+    expires_at = models.DateTimeField(help_text="Counted as alive until then (1.5 heartbeats after its last tick).")
+
+    def __str__(self) -> str:
+        return self.holder
+
+
 class FolderCursor(models.Model):
     """How far one IMAP folder has been read: UIDs up to `last_uid` under `uidvalidity` are committed and acted on."""
 

@@ -4,7 +4,8 @@ Every heartbeat it renews its leases, claims free or expired ones, starts a read
 mailbox it newly holds and stops the thread of each mailbox it lost. A lease lasts 1.5 heartbeats; when another
 poller holds one, this poller also wakes at that lease's expiry, so a SIGKILLed poller's mailboxes are taken over
 at most 1.5 heartbeats after its last renewal (within two heartbeats of its death). On a clean stop it releases
-its leases, and another poller takes them on its next tick.
+its leases, and another poller takes them on its next tick. Each poller holds at most its fair share of the
+mailboxes (leases.fair_share), so several pollers spread the mailboxes between them.
 
 Self-fencing: a reader commits only while its lease's local expiry (monotonic clock, from the last successful
 renewal) is ahead, so a poller cut off from the database stops writing before anyone else may take over.
@@ -71,8 +72,16 @@ class Poller:
         gone = set(self.runners) - set(pollable)  # deactivated, deleted or no longer a polled kind
         if gone:
             leases.release_leases(self.holder, now, gone)
+        pollers = leases.register_poller(self.holder, now, self.ttl)
+        share = leases.fair_share(len(pollable), pollers)
         held = leases.renew_leases(self.holder, now, self.ttl)
-        held |= leases.claim_free_leases(self.holder, now, self.ttl, pollable)
+        excess = leases.pick_excess(held, share)
+        if excess:  # another poller joined: hand over the highest ids (their readers are fenced off first)
+            for mailbox_id in excess:
+                self._stop_runner(mailbox_id)
+            leases.release_leases(self.holder, now, excess)
+            held -= excess
+        held |= leases.claim_free_leases(self.holder, now, self.ttl, pollable, limit=max(0, share - len(held)))
         fence = started + self.ttl.total_seconds()
         for mailbox_id in held:
             self.valid_until[mailbox_id] = fence
@@ -126,6 +135,7 @@ class Poller:
         for _, runner in runners:
             runner.join(JOIN_SECONDS)
         try:
+            leases.unregister_poller(self.holder)
             released = leases.release_leases(self.holder, self.clock())
             log.info("poller %s stopped; released %s leases", self.holder, released)
         except Exception:
