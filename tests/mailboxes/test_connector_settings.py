@@ -90,3 +90,21 @@ def test_secrets_are_described_never_shown() -> None:
     stored = {"imap_password": "hunter2", "imap_access_token": "ya29.x", "other": "x"}
     described = describe_secrets(("imap_password", "smtp_password"), stored)
     assert described == {"imap_password": "set", "smtp_password": "not set", "imap_access_token": "set"}
+
+
+def test_public_key_pins_are_normalised_and_bad_ones_named() -> None:
+    """GIVEN pin_sha256 as one pin, a list with a hex digest, or junk THEN pins come back as sha256/<base64>; junk is
+    refused under settings.pin_sha256 (and a pin over plaintext is refused by the connector itself)."""
+    import base64
+    import hashlib
+
+    digest = hashlib.sha256(b"server key").digest()
+    b64 = "sha256/" + base64.b64encode(digest).decode()
+    base = {"host": "imap.example.org", "username": "u"}
+    one = parse_mailbox_settings("imap", {**base, "pin_sha256": b64})
+    assert one.inbound is not None and one.inbound.pins == (b64,)
+    both = parse_mailbox_settings("pop3", {**base, "pin_sha256": [b64, digest.hex()]})
+    assert both.inbound is not None and both.inbound.pins == (b64, b64)
+    with pytest.raises(SettingsInvalidError) as bad:
+        parse_mailbox_settings("imap", {**base, "pin_sha256": ["nope"]})
+    assert list(bad.value.errors) == ["settings.pin_sha256"]

@@ -3,6 +3,7 @@
 | setting | default | meaning |
 |---|---|---|
 | host, port, tls, username, ca_file | port 993 or 143 | the server; tls implicit (default), starttls, none (loopback) |
+| pin_sha256 | none | public-key pin(s) checked after verification (`sha256/<base64>`; mail/transport/tlspin.py) |
 | folders | ["INBOX"] | folders read, round-robin one batch each |
 | poll_seconds | 60 | seconds between polls without IDLE; with IDLE, how often the other folders are read |
 | batch | 50 | messages fetched and committed per batch |
@@ -22,6 +23,7 @@ from typing import Final
 from django.conf import settings
 
 from postroom.mail.transport.imap_fetch import POST_ACTIONS, ImapCredentials, ImapEndpoint, ImapTls, PostAction
+from postroom.mail.transport.tlspin import PinFormatError, normalise_pin
 from postroom.mailboxes.models import Mailbox
 
 DEFAULT_POLL_SECONDS: Final = 60
@@ -76,6 +78,18 @@ def _post_action(raw: Mapping[str, object]) -> PostAction:
     raise ConnectorConfigError(f"setting post_action must be one of {', '.join(POST_ACTIONS)}")
 
 
+def read_pins(raw: Mapping[str, object]) -> tuple[str, ...]:
+    """The `pin_sha256` setting (one pin or a list: the current key and the next one) in `sha256/<base64>` form."""
+    value = raw.get("pin_sha256") or []
+    pins = [value] if isinstance(value, str) else value
+    if not isinstance(pins, list) or not all(isinstance(pin, str) for pin in pins):
+        raise ConnectorConfigError("setting pin_sha256 must be a pin or a list of pins")
+    try:
+        return tuple(normalise_pin(pin) for pin in pins)
+    except PinFormatError as e:
+        raise ConnectorConfigError(f"setting pin_sha256: {e}") from e
+
+
 def _folders(raw: Mapping[str, object]) -> tuple[str, ...]:
     value = raw.get("folders") or ["INBOX"]
     if not isinstance(value, list) or not all(isinstance(f, str) and f.strip() for f in value):
@@ -110,6 +124,7 @@ def build_fetch_config(mailbox: Mailbox) -> ImapFetchConfig:
         username=username,
         ca_file=ca_file,
         allow_private=settings.POSTROOM.allow_private_hosts,
+        pins=read_pins(raw),
     )
     return ImapFetchConfig(
         mailbox_id=mailbox.pk,

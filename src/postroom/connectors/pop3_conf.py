@@ -28,6 +28,7 @@ from postroom.connectors.conf import (
     TLS_MODES,
     ConnectorConfigError,
     _int,
+    read_pins,
 )
 from postroom.mail.transport.pop3_fetch import (
     POP3_POST_ACTIONS,
@@ -92,6 +93,7 @@ def build_pop3_config(mailbox: Mailbox) -> Pop3FetchConfig:
         username=username,
         ca_file=str(raw.get("ca_file") or "").strip() or None,
         allow_private=settings.POSTROOM.allow_private_hosts,
+        pins=read_pins(raw),
     )
     return Pop3FetchConfig(
         mailbox_id=mailbox.pk,

@@ -27,6 +27,7 @@ from typing import Final
 
 from postroom.mail.transport.probe_values import PROBE_TLS_MODES, ProbeTls
 from postroom.mail.transport.smtp_values import AUTH_MECHANISMS, is_loopback_host
+from postroom.mail.transport.tlspin import PinFormatError, normalise_pin
 from postroom.mailboxes.models import ConnectorKind
 
 Errors = dict[str, list[str]]
@@ -73,11 +74,11 @@ _INBOUND_KEYS: Final[dict[str, frozenset[str]]] = {
             "idle",
             "post_action",
             "move_to",
+            "pin_sha256",
         }
-        | {"move_to"}
     ),
     ConnectorKind.POP3: frozenset(
-        {"host", "port", "tls", "username", "ca_file", "poll_seconds", "batch", "post_action"}
+        {"host", "port", "tls", "username", "ca_file", "pin_sha256", "poll_seconds", "batch", "post_action"}
     ),
     ConnectorKind.GRAPH: frozenset({"tenant_id", "client_id", "user"}),
     ConnectorKind.EWS: frozenset({"url", "username"}),
@@ -106,6 +107,7 @@ class ServerSettings:
     folders: tuple[str, ...] = ()  # IMAP inbound: the folders read
     folder: str = ""  # Sent copy: the folder appended to
     auth_mechanism: str = "auto"  # SMTP
+    pins: tuple[str, ...] = ()  # public-key pins (mail/transport/tlspin.py); IMAP and POP3 inbound
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +194,18 @@ class _Section:
             self.fail("ca_file", "must be an absolute path on the Postroom server (a PEM file of CA certificates)")
         return value or None
 
+    def pins(self) -> tuple[str, ...]:
+        value = self.values.get("pin_sha256") or []
+        pins = [value] if isinstance(value, str) else value
+        if not isinstance(pins, list) or not all(isinstance(pin, str) for pin in pins):
+            self.fail("pin_sha256", "must be a pin or a list of pins (sha256/<base64>)")
+            return ()
+        try:
+            return tuple(normalise_pin(pin) for pin in pins)
+        except PinFormatError as e:
+            self.fail("pin_sha256", str(e))
+            return ()
+
     def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
         value = self.values.get(key, default) or default
         if value not in choices:
@@ -257,6 +271,7 @@ def _parse_inbound(kind: str, section: _Section) -> ServerSettings | None:
         username=section.text("username", required=True),
         ca_file=section.ca_file(),
         folders=section.text_list("folders", ("INBOX",)) if kind == ConnectorKind.IMAP else (),
+        pins=section.pins(),
     )
 
 

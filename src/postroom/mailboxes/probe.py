@@ -115,6 +115,7 @@ def _target(
         ca_file=server.ca_file,
         folders=server.folders if folders is None else folders,
         auth_mechanism=server.auth_mechanism,
+        pins=server.pins,
     )
 
 

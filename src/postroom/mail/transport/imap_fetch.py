@@ -65,6 +65,7 @@ class ImapEndpoint:
     ca_file: str | None = None
     timeout_seconds: float = 30.0  # connect and every read outside IDLE
     allow_private: bool = False  # SSRF guard: loopback and private networks only when the operator allows
+    pins: tuple[str, ...] = ()  # SHA-256 public-key pins checked after verification (mail/transport/tlspin.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +267,7 @@ def open_session(endpoint: ImapEndpoint, credentials: ImapCredentials) -> ImapSe
         endpoint.ca_file,
         allow_private=endpoint.allow_private,
         setup_error=ImapSetupError,
+        pins=endpoint.pins,
         error=ImapError,
     )
     try:

@@ -8,11 +8,12 @@ refused address), `error` for what may pass (a name that does not resolve right 
 from __future__ import annotations
 
 import ssl
+from collections.abc import Iterable
 from typing import Literal
 
 from postroom.mail.transport.netguard import HostRefusedError, HostUnresolvedError, ResolvedHost, resolve_host
-from postroom.mail.transport.smtp_connect import build_tls_context
 from postroom.mail.transport.smtp_values import is_loopback_host
+from postroom.mail.transport.tlspin import tls_context_for
 
 TlsMode = Literal["implicit", "starttls", "none"]
 
@@ -26,8 +27,10 @@ def prepare_endpoint(
     allow_private: bool,
     setup_error: type[Exception],
     error: type[Exception],
+    pins: Iterable[str] = (),
 ) -> tuple[ResolvedHost, ssl.SSLContext | None]:
-    """The checked addresses and the verifying TLS context (None only for plaintext to a loopback host)."""
+    """The checked addresses and the verifying TLS context (None only for plaintext to a loopback host); with
+    `pins`, the context also checks the server's public key against them (postroom.mail.transport.tlspin)."""
     if tls == "none" and not is_loopback_host(host):
         raise setup_error(f"TLS mode 'none' is only allowed to a loopback host, not {host}")
     try:
@@ -36,7 +39,11 @@ def prepare_endpoint(
         raise setup_error(e.detail) from e
     except HostUnresolvedError as e:
         raise error(str(e)) from e
-    return checked, None if tls == "none" else build_tls_context(ca_file)
+    if tls == "none":
+        if pins:
+            raise setup_error("a public-key pin needs TLS; TLS mode 'none' cannot check it")
+        return checked, None
+    return checked, tls_context_for(ca_file, pins)
 
 
 def describe_connection_error(error: BaseException) -> str:

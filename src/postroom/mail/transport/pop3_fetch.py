@@ -60,6 +60,7 @@ class Pop3Endpoint:
     ca_file: str | None = None
     timeout_seconds: float = 30.0  # connect and every read
     allow_private: bool = False  # SSRF guard: loopback and private networks only when the operator allows
+    pins: tuple[str, ...] = ()  # SHA-256 public-key pins checked after verification (mail/transport/tlspin.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +204,7 @@ def open_session(endpoint: Pop3Endpoint, credentials: Pop3Credentials) -> Pop3Se
         endpoint.ca_file,
         allow_private=endpoint.allow_private,
         setup_error=Pop3SetupError,
+        pins=endpoint.pins,
         error=Pop3Error,
     )
     try:

@@ -31,7 +31,7 @@ from postroom.mail.transport.probe_values import (
     ProbeReport,
     ProbeTarget,
 )
-from postroom.mail.transport.smtp_connect import build_tls_context
+from postroom.mail.transport.tlspin import tls_context_for
 
 Probe = Callable[[ProbeTarget, Sequence[str], Findings, ssl.SSLContext], None]
 PROBES: Final[dict[ProbeProtocol, Probe]] = {
@@ -48,7 +48,7 @@ def probe_server(target: ProbeTarget, *, allow_private: bool, resolver: Resolver
     resolved: tuple[str, ...] = ()
     failure: tuple[FailureKind, str] | None = None
     try:
-        context = _load_tls_context(target.ca_file)
+        context = _load_tls_context(target.ca_file, target.pins)
         checked = resolve_host(target.host, target.port, allow_private=allow_private, resolver=resolver)
         resolved = checked.addresses
         PROBES[target.protocol](target, checked.addresses, findings, context)
@@ -79,10 +79,10 @@ def probe_server(target: ProbeTarget, *, allow_private: bool, resolver: Resolver
     )
 
 
-def _load_tls_context(ca_file: str | None) -> ssl.SSLContext:
+def _load_tls_context(ca_file: str | None, pins: tuple[str, ...]) -> ssl.SSLContext:
     """The verifying client context; a CA file that cannot be loaded is a configuration fault, said as such."""
     try:
-        return build_tls_context(ca_file)
+        return tls_context_for(ca_file, pins)
     except (OSError, ssl.SSLError) as e:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         raise ProbeFailure(FailureKind.CONFIGURATION, f"the CA file {ca_file} cannot be loaded: {reason}") from None

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from postroom.mail.transport.probe_values import CertificateInfo, TlsInfo
+from postroom.mail.transport.tlspin import spki_sha256
 
 # OpenSSL's X509_V_ERR_* codes (openssl/x509_vfy.h) with what an admin should read for them.
 _VERIFY_REASONS: Final[dict[int, str]] = {
@@ -30,7 +31,13 @@ def describe_tls(sock: ssl.SSLSocket, ca_file: str | None, now: dt.datetime | No
         bits=cipher[2] if cipher else None,
         verified_against=f"the system trust store and {ca_file}" if ca_file else "the system trust store",
         certificate=describe_certificate(sock.getpeercert(), now),
+        spki_sha256=_pin_of(sock),
     )
+
+
+def _pin_of(sock: ssl.SSLSocket) -> str:
+    der = sock.getpeercert(binary_form=True)
+    return spki_sha256(der) if der else ""
 
 
 def describe_certificate(cert: Mapping[str, Any] | None, now: dt.datetime | None = None) -> CertificateInfo | None:

@@ -54,6 +54,7 @@ class ProbeTarget:
     ca_file: str | None = None
     folders: tuple[str, ...] = ()
     folders_created_on_demand: bool = False  # a missing folder is fine: the first APPEND creates it (Sent copy)
+    pins: tuple[str, ...] = ()  # public-key pins checked after verification (mail/transport/tlspin.py)
     auth_mechanism: str = "auto"
     timeout_seconds: float = DEFAULT_PROBE_TIMEOUT_SECONDS
     local_hostname: str | None = None
@@ -92,6 +93,7 @@ class TlsInfo:
     bits: int | None
     verified_against: str
     certificate: CertificateInfo | None = None
+    spki_sha256: str = ""  # the server key's pin (sha256/<base64>), what the setting pin_sha256 takes
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +142,8 @@ class ProbeReport:
                 )
                 if certificate.alt_names:
                     lines.append(f"  certificate names: {', '.join(certificate.alt_names)}")
+            if self.tls.spki_sha256:
+                lines.append(f"  public key pin: {self.tls.spki_sha256}")
         if self.capabilities:
             lines.append(f"  capabilities: {' '.join(self.capabilities)}")
         lines.append(f"  authentication: {self.authentication}")

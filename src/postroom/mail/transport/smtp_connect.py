@@ -23,9 +23,8 @@ class ConnectFailed(Exception):  # noqa: N818 (it carries a result, it is not an
         self.result = result
 
 
-@functools.lru_cache(maxsize=16)
-def build_tls_context(ca_file: str | None) -> ssl.SSLContext:
-    """A client context that verifies the chain and the host name, TLS 1.2 or newer; shared between threads.
+def new_tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """A new client context that verifies the chain and the host name, TLS 1.2 or newer.
 
     `ca_file` is added to the system trust store, never instead of verification.
     """
@@ -36,6 +35,12 @@ def build_tls_context(ca_file: str | None) -> ssl.SSLContext:
     context.verify_mode = ssl.CERT_REQUIRED
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
+
+
+@functools.lru_cache(maxsize=16)
+def build_tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """`new_tls_context`, made once per CA file and shared between threads (never change the one returned)."""
+    return new_tls_context(ca_file)
 
 
 @functools.cache
