@@ -49,8 +49,8 @@ def test_sisimai_bounces_are_recognised() -> None:
     for name, case in sorted(_expectations(base).items()):
         reasons = {record["reason"] for record in case["expected"]}
         report = parse_report((base / "maildir-bsd" / name).read_bytes())
-        if "feedback" in reasons:  # RFC 5965 complaints are not delivery reports
-            assert report is None, name
+        if "feedback" in reasons:  # RFC 5965 complaints are feedback reports, not delivery reports
+            assert report is not None and report.kind is ReportKind.FEEDBACK, name
             continue
         total += 1
         if "delivered" in reasons:
