@@ -90,13 +90,16 @@ def _identity() -> _Identity:
 class DovecotServer:
     """A running Dovecot with the given users (name -> password); use as a context manager."""
 
-    def __init__(self, root: Path, users: dict[str, str]) -> None:
+    def __init__(self, root: Path, users: dict[str, str], introspection_url: str = "") -> None:
         binary = find_dovecot()
         if binary is None:
             raise RuntimeError(NOT_INSTALLED)
         self.binary = binary
         self.root = root
         self.users = dict(users)
+        # With a URL: XOAUTH2 and OAUTHBEARER logins are checked by Dovecot's oauth2 passdb, which POSTs the token
+        # to this RFC 7662 introspection endpoint (tests/oauthserver.py); passwords still work as before.
+        self.introspection_url = introspection_url
         self.identity = _identity()
         self.imap_port = _free_port()
         self.imaps_port = _free_port()
@@ -158,9 +161,14 @@ default_internal_group = {ident.internal_group}
 default_login_user = {ident.login_user}
 first_valid_uid = {ident.mail_uid}
 first_valid_gid = {ident.mail_gid}
-auth_mechanisms = plain login xoauth2
+auth_mechanisms = plain login xoauth2{" oauthbearer" if self.introspection_url else ""}
 auth_failure_delay = 0
 auth_username_chars =
+# bench/connectors.py keeps 100+ IDLE connections open: Dovecot's default of 100 processes per service (and 10
+# connections per user and address) would refuse the next login.
+default_process_limit = 1000
+default_client_limit = 4000
+mail_max_userip_connections = 50
 ssl = yes
 ssl_cert = <{self.cert_file}
 ssl_key = <{self.key_file}
@@ -173,8 +181,8 @@ namespace inbox {{
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN {passwd}
-}}
-userdb {{
+{"  mechanisms = plain login" + chr(10) if self.introspection_url else ""}}}
+{self._oauth2_passdb()}userdb {{
   driver = static
   args = uid={ident.mail_uid} gid={ident.mail_gid} home={self.mail_root}/%u
 }}
@@ -198,6 +206,18 @@ service ipc {{
 {chroot}}}
 """
         )
+
+    def _oauth2_passdb(self) -> str:
+        """Dovecot's oauth2 passdb (doc.dovecot.org, "OAuth2 authentication"): one POST per login, the reply's
+        `username` must equal the login name and `active` must be true."""
+        if not self.introspection_url:
+            return ""
+        args = self.root / "oauth2.conf.ext"
+        args.write_text(
+            f"introspection_mode = post\nintrospection_url = {self.introspection_url}\nforce_introspection = yes\n"
+            "username_attribute = username\nactive_attribute = active\nactive_value = true\n"
+        )
+        return f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {args}\n}}\n"
 
     def start(self) -> None:
         self.write_config()
@@ -262,14 +282,16 @@ service ipc {{
 # --- for test modules ---------------------------------------------------------------------------------------
 
 
-def serve_dovecot(tmp_path_factory: pytest.TempPathFactory, users: Mapping[str, str]) -> Iterator[DovecotServer]:
+def serve_dovecot(
+    tmp_path_factory: pytest.TempPathFactory, users: Mapping[str, str], introspection_url: str = ""
+) -> Iterator[DovecotServer]:
     """The body of a (module-scoped) fixture: a running server with these users, or a skip without dovecot.
 
-    Use as `yield from serve_dovecot(tmp_path_factory, {USER: PASSWORD})`.
+    Use as `yield from serve_dovecot(tmp_path_factory, {USER: PASSWORD})`; `introspection_url` turns on OAuth logins.
     """
     if find_dovecot() is None:
         pytest.skip(NOT_INSTALLED)
-    with DovecotServer(tmp_path_factory.mktemp("dovecot"), dict(users)) as server:
+    with DovecotServer(tmp_path_factory.mktemp("dovecot"), dict(users), introspection_url) as server:
         yield server
 
 
@@ -363,8 +385,8 @@ needs_pop3 = pytest.mark.skipif(not has_pop3(), reason=NO_POP3)
 class Pop3DovecotServer(DovecotServer):
     """The test Dovecot with POP3 (STLS offered) and POP3S listeners as well as the IMAP ones."""
 
-    def __init__(self, root: Path, users: dict[str, str]) -> None:
-        super().__init__(root, users)
+    def __init__(self, root: Path, users: dict[str, str], introspection_url: str = "") -> None:
+        super().__init__(root, users, introspection_url)
         taken = {0, self.imap_port, self.imaps_port}
         self.pop3_port = self.pop3s_port = 0
         while self.pop3_port in taken:

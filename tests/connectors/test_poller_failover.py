@@ -62,7 +62,10 @@ def test_sigkilled_poller_is_replaced_within_two_heartbeats_and_nothing_is_lost_
     with (
         DovecotServer(dovecot_root, {USER: PASSWORD}) as server,
         installation(
-            tmp_path, backend, POSTROOM_ALLOW_PRIVATE_HOSTS="true", POSTROOM_POLLER_HEARTBEAT_SECONDS=str(HEARTBEAT)
+            tmp_path,
+            backend,
+            POSTROOM_ALLOW_PRIVATE_HOSTS="true",
+            POSTROOM_POLLER_HEARTBEAT_SECONDS=str(HEARTBEAT),
         ) as inst,
     ):
         append_messages(server, USER, build_mix(COUNT, run=f"failover-{backend}"))

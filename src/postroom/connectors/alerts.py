@@ -17,6 +17,7 @@ from django.db.models import Q
 
 from postroom.accounts.models import Role
 from postroom.connectors.models import MailboxHealth
+from postroom.mail.automation import AUTO_GENERATED
 from postroom.mail.values import Address
 from postroom.mailboxes.models import Mailbox
 from postroom.outbound.services import send_notice
@@ -87,7 +88,7 @@ def send_unhealthy_alert(mailbox_id: int, now: dt.datetime) -> Ticket | None:
         last_success=health.last_success_at.isoformat(timespec="seconds") if health.last_success_at else "never",
     )
     for admin in admins:
-        send_notice(ticket, admin, subject, body)
+        send_notice(ticket, admin, subject, body, auto_submitted=AUTO_GENERATED)  # it answers no message
     MailboxHealth.objects.filter(mailbox_id=mailbox_id).update(alert_ticket=ticket)
     return ticket
 
@@ -107,6 +108,6 @@ def send_recovery_notice(mailbox_id: int, now: dt.datetime) -> Ticket | None:
     )
     subject = f"Mailbox {mailbox.name} receives mail again"
     for admin in list_admin_addresses(mailbox.tenant_id):
-        send_notice(ticket, admin, subject, body)
+        send_notice(ticket, admin, subject, body, auto_submitted=AUTO_GENERATED)  # it answers no message
     MailboxHealth.objects.filter(mailbox_id=mailbox_id).update(alert_ticket=None)
     return ticket

@@ -4,6 +4,7 @@
 |---|---|---|
 | host, port, tls, username, ca_file | port 993 or 143 | the server; tls implicit (default), starttls, none (loopback) |
 | pin_sha256 | none | public-key pin(s) checked after verification (`sha256/<base64>`; mail/transport/tlspin.py) |
+| proxy | none | the name of an operator's proxy (POSTROOM_PROXIES) to connect through |
 | folders | ["INBOX"] | folders read, round-robin one batch each |
 | poll_seconds | 60 | seconds between polls without IDLE; with IDLE, how often the other folders are read |
 | batch | 50 | messages fetched and committed per batch |
@@ -11,7 +12,8 @@
 | post_action | "seen" | after the commit: keep, seen, move (to `move_to`), delete |
 | move_to | "" | the folder for post_action "move" |
 
-Secrets: `imap_password`, or `imap_access_token` for XOAUTH2 (refreshing tokens comes with the OAuth increment).
+Secrets: `imap_password`, or `imap_access_token` (a fixed token for XOAUTH2). With an `oauth` object in the settings
+the login is XOAUTH2 or OAUTHBEARER with tokens kept and refreshed by postroom.connectors.oauth.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from typing import Final
 
 from django.conf import settings
 
+from postroom.connectors.oauth.login import find_token_login
 from postroom.mail.transport.imap_fetch import POST_ACTIONS, ImapCredentials, ImapEndpoint, ImapTls, PostAction
+from postroom.mail.transport.proxy import ProxyConfigError, ProxySettings, find_proxy
 from postroom.mail.transport.tlspin import PinFormatError, normalise_pin
 from postroom.mailboxes.models import Mailbox
 
@@ -90,6 +94,15 @@ def read_pins(raw: Mapping[str, object]) -> tuple[str, ...]:
         raise ConnectorConfigError(f"setting pin_sha256: {e}") from e
 
 
+def read_proxy(raw: Mapping[str, object]) -> ProxySettings | None:
+    """The operator's proxy the `proxy` setting names (POSTROOM_PROXIES), or None for a direct connection."""
+    name = str(raw.get("proxy") or "").strip()
+    try:
+        return find_proxy({proxy.name: proxy for proxy in settings.POSTROOM.proxies}, name)
+    except ProxyConfigError as e:
+        raise ConnectorConfigError(f"setting proxy: {e}") from e
+
+
 def _folders(raw: Mapping[str, object]) -> tuple[str, ...]:
     value = raw.get("folders") or ["INBOX"]
     if not isinstance(value, list) or not all(isinstance(f, str) and f.strip() for f in value):
@@ -114,8 +127,9 @@ def build_fetch_config(mailbox: Mailbox) -> ImapFetchConfig:
         raise ConnectorConfigError("post_action move needs the setting move_to (a folder name)")
     password = str(secrets.get("imap_password") or "")
     token = str(secrets.get("imap_access_token") or "")
-    if not password and not token:
-        raise ConnectorConfigError("no secret imap_password (or imap_access_token) is set")
+    oauth = find_token_login(mailbox)
+    if not password and not token and oauth is None:
+        raise ConnectorConfigError("no secret imap_password (or imap_access_token, or oauth settings) is set")
     ca_file = str(raw.get("ca_file") or "").strip() or None
     endpoint = ImapEndpoint(
         host=host,
@@ -125,11 +139,17 @@ def build_fetch_config(mailbox: Mailbox) -> ImapFetchConfig:
         ca_file=ca_file,
         allow_private=settings.POSTROOM.allow_private_hosts,
         pins=read_pins(raw),
+        proxy=read_proxy(raw),
     )
     return ImapFetchConfig(
         mailbox_id=mailbox.pk,
         endpoint=endpoint,
-        credentials=ImapCredentials(password=password, access_token=token),
+        credentials=ImapCredentials(
+            password=password,
+            access_token=token,
+            token_source=oauth.source if oauth else None,
+            mechanism=oauth.mechanism if oauth else "xoauth2",
+        ),
         folders=_folders(raw),
         poll_seconds=_int(raw, "poll_seconds", DEFAULT_POLL_SECONDS, MIN_POLL_SECONDS, 24 * 3600),
         batch=_int(raw, "batch", DEFAULT_BATCH, 1, MAX_BATCH),

@@ -14,8 +14,11 @@ import logging
 from django.db import transaction
 
 from postroom.connectors.models import MailboxHealth
+from postroom.core.metrics import increment
 
 log = logging.getLogger(__name__)
+
+UNHEALTHY_METRIC = "postroom_mailbox_unhealthy_total"  # +1 each time a mailbox turns unhealthy (label: mailbox id)
 
 
 class Transition(enum.Enum):
@@ -61,6 +64,12 @@ def record_failure(mailbox_id: int, now: dt.datetime, error: str, threshold: int
     return transition
 
 
+def record_token_expiry(mailbox_id: int, expires_at: dt.datetime | None) -> None:
+    """When the OAuth access token in use expires (connectors/oauth/store.py), for the console and the API."""
+    if not MailboxHealth.objects.filter(mailbox_id=mailbox_id).update(token_expires_at=expires_at):
+        MailboxHealth.objects.get_or_create(mailbox_id=mailbox_id, defaults={"token_expires_at": expires_at})
+
+
 def get_health(mailbox_id: int) -> MailboxHealth | None:
     return MailboxHealth.objects.filter(mailbox_id=mailbox_id).first()
 
@@ -84,6 +93,7 @@ def record_cycle(
         if transition is Transition.UNHEALTHY:
             log.error("mailbox %s is unhealthy after %s failed cycles: %s", mailbox_id, threshold, error)
             send_unhealthy_alert(mailbox_id, now)
+            increment(UNHEALTHY_METRIC, {"mailbox": mailbox_id})
         elif transition is Transition.RECOVERED:
             log.warning("mailbox %s recovered: mail is fetched again", mailbox_id)
             send_recovery_notice(mailbox_id, now)

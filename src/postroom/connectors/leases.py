@@ -28,7 +28,7 @@ from postroom.connectors.models import MailboxLease, PollerProcess
 from postroom.mailboxes.models import ConnectorKind, Mailbox
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-POLLED_KINDS = (ConnectorKind.IMAP, ConnectorKind.POP3)
+POLLED_KINDS = (ConnectorKind.IMAP, ConnectorKind.POP3, ConnectorKind.GRAPH, ConnectorKind.EWS)
 
 
 def build_holder_id() -> str:

@@ -9,7 +9,8 @@ The keys are the IMAP connector's where they apply (conf.py); POP3 has no folder
 | batch | 50 | messages retrieved and committed per batch |
 | post_action | "keep" | after the commit: keep (leave on the server) or delete (DELE, removed at QUIT) |
 
-Secrets: `pop3_password`, or `pop3_access_token` for AUTH XOAUTH2 (refreshing tokens comes with the OAuth increment).
+Secrets: `pop3_password`, or `pop3_access_token` (a fixed token for AUTH XOAUTH2). With an `oauth` object in the
+settings the login is AUTH XOAUTH2 or OAUTHBEARER with tokens kept and refreshed by postroom.connectors.oauth.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from postroom.connectors.conf import (
     ConnectorConfigError,
     _int,
     read_pins,
+    read_proxy,
 )
+from postroom.connectors.oauth.login import find_token_login
 from postroom.mail.transport.pop3_fetch import (
     POP3_POST_ACTIONS,
     Pop3Credentials,
@@ -84,7 +87,8 @@ def build_pop3_config(mailbox: Mailbox) -> Pop3FetchConfig:
     tls = _tls(raw)
     password = str(secrets.get(PASSWORD_SECRET) or "")
     token = str(secrets.get(TOKEN_SECRET) or "")
-    if not password and not token:
+    oauth = find_token_login(mailbox)
+    if not password and not token and oauth is None:
         raise ConnectorConfigError(f"no secret {PASSWORD_SECRET} (or {TOKEN_SECRET}) is set")
     endpoint = Pop3Endpoint(
         host=host,
@@ -94,11 +98,17 @@ def build_pop3_config(mailbox: Mailbox) -> Pop3FetchConfig:
         ca_file=str(raw.get("ca_file") or "").strip() or None,
         allow_private=settings.POSTROOM.allow_private_hosts,
         pins=read_pins(raw),
+        proxy=read_proxy(raw),
     )
     return Pop3FetchConfig(
         mailbox_id=mailbox.pk,
         endpoint=endpoint,
-        credentials=Pop3Credentials(password=password, access_token=token),
+        credentials=Pop3Credentials(
+            password=password,
+            access_token=token,
+            token_source=oauth.source if oauth else None,
+            mechanism=oauth.mechanism if oauth else "xoauth2",
+        ),
         poll_seconds=_int(raw, "poll_seconds", DEFAULT_POLL_SECONDS, MIN_POLL_SECONDS, 24 * 3600),
         batch=_int(raw, "batch", DEFAULT_BATCH, 1, MAX_BATCH),
         post_action=_post_action(raw),

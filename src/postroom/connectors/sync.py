@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from django.utils import timezone
@@ -49,6 +49,13 @@ class CycleResult:
     handled: int = 0
     newest: dt.datetime | None = None
     committed_at: dt.datetime | None = None
+
+    def add(self, batch: BatchResult) -> None:
+        self.handled += batch.uids
+        self.created += batch.created
+        if batch.newest is not None:
+            self.newest = max(self.newest or batch.newest, batch.newest)
+            self.committed_at = timezone.now()
 
     @property
     def lag_seconds(self) -> float | None:
@@ -134,18 +141,27 @@ def sync_mailbox(
     stop: threading.Event | None = None,
 ) -> CycleResult:
     """Read every folder until none has more, one batch per folder per turn (a huge folder starves no other)."""
+
+    def read(folder: str) -> tuple[BatchResult, bool]:
+        batch = sync_folder_batch(session, mailbox, config, folder, lease_valid)
+        return batch, batch.uids < config.batch
+
+    return read_round_robin(config.folders, read, stop)
+
+
+def read_round_robin(
+    folders: Sequence[str], read: Callable[[str], tuple[BatchResult, bool]], stop: threading.Event | None
+) -> CycleResult:
+    """Call `read(folder)` for each folder in turn until each says it is done (a huge folder starves no other);
+    `read` returns the batch it committed and whether the folder has nothing more."""
     result = CycleResult()
-    pending = list(config.folders)
+    pending = list(folders)
     while pending:
         for folder in list(pending):
             if stop is not None and stop.is_set():
                 return result
-            batch = sync_folder_batch(session, mailbox, config, folder, lease_valid)
-            result.handled += batch.uids
-            result.created += batch.created
-            if batch.newest is not None:
-                result.newest = max(result.newest or batch.newest, batch.newest)
-                result.committed_at = timezone.now()
-            if batch.uids < config.batch:
+            batch, done = read(folder)
+            result.add(batch)
+            if done:
                 pending.remove(folder)
     return result

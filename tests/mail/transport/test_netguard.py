@@ -107,3 +107,24 @@ def test_list_responses_give_selectable_folder_names() -> None:
         b"(\\HasNoChildren) NIL Flat",
     ]
     assert parse_list_response(data) == ("INBOX", "Entwürfe", 'say "hi"', "Lit folder", "Flat")
+
+
+def test_proxy_lists_parse_names_schemes_and_credentials() -> None:
+    from postroom.mail.transport.proxy import ProxyConfigError, find_proxy, parse_proxy_list
+
+    proxies = parse_proxy_list("corp=http://proxy.lan, dmz=socks5://user:p%40ss@gw.example:1081")
+    assert (proxies["corp"].scheme, proxies["corp"].host, proxies["corp"].port) == ("http", "proxy.lan", 3128)
+    dmz = proxies["dmz"]
+    assert (dmz.host, dmz.port, dmz.username, dmz.password) == ("gw.example", 1081, "user", "p@ss")
+    assert "p@ss" not in repr(dmz) and "p@ss" not in dmz.describe()
+    assert find_proxy(proxies, "") is None
+    for bad, message in (
+        ("x=ftp://h", "scheme must be one of"),
+        ("x=http://", "no host"),
+        ("justaurl", "must look like name="),
+        ("a=http://h,a=http://i", "named twice"),
+    ):
+        with pytest.raises(ProxyConfigError, match=message):
+            parse_proxy_list(bad)
+    with pytest.raises(ProxyConfigError, match="no proxy named other; known: corp, dmz"):
+        find_proxy(proxies, "other")

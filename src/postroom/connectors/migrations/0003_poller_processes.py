@@ -4,19 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connectors', '0002_oauth_and_sync_state'),
+        ("connectors", "0002_oauth_and_sync_state"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PollerProcess',
+            name="PollerProcess",
             fields=[
-                ('holder', models.CharField(max_length=200, primary_key=True, serialize=False)),
-                ('started_at', models.DateTimeField()),
-                ('heartbeat_at', models.DateTimeField()),
-                ('expires_at', models.DateTimeField(help_text='Counted as alive until then (1.5 heartbeats after its last tick).')),
+                ("holder", models.CharField(max_length=200, primary_key=True, serialize=False)),
+                ("started_at", models.DateTimeField()),
+                ("heartbeat_at", models.DateTimeField()),
+                (
+                    "expires_at",
+                    models.DateTimeField(help_text="Counted as alive until then (1.5 heartbeats after its last tick)."),
+                ),
             ],
         ),
     ]

@@ -19,6 +19,7 @@ class Envelope:
     rcpt_tos: tuple[str, ...]
     raw: bytes = field(repr=False)
     peer: str
+    helo: str = ""  # the client's HELO/EHLO name: SPF checks it for the null reverse-path (RFC 7208 section 2.3)
 
 
 class DeliveryStatus(StrEnum):
@@ -39,6 +40,7 @@ class DeliveryOutcome:
 
     status: DeliveryStatus
     reason: str = ""
+    code: str = ""  # a REJECTED outcome's reply code and enhanced status (RFC 3463), e.g. "550 5.7.26"; else 554 5.6.0
 
     @classmethod
     def accepted(cls, reason: str = "") -> DeliveryOutcome:
@@ -49,5 +51,5 @@ class DeliveryOutcome:
         return cls(DeliveryStatus.TEMPORARY_FAILURE, reason)
 
     @classmethod
-    def rejected(cls, reason: str) -> DeliveryOutcome:
-        return cls(DeliveryStatus.REJECTED, reason)
+    def rejected(cls, reason: str, code: str = "") -> DeliveryOutcome:
+        return cls(DeliveryStatus.REJECTED, reason, code)

@@ -32,6 +32,9 @@ from postroom.mail.transport.mailbox_endpoint import (
     prepare_endpoint,
 )
 from postroom.mail.transport.netguard import connect_first
+from postroom.mail.transport.proxy import ProxySettings
+from postroom.mail.transport.sasl_oauth import SASL_NAMES, OAuthMechanism
+from postroom.mail.transport.token_source import StaticToken, TokenSource
 
 ImapTls = Literal["implicit", "starttls", "none"]
 PostAction = Literal["keep", "seen", "move", "delete"]
@@ -66,14 +69,18 @@ class ImapEndpoint:
     timeout_seconds: float = 30.0  # connect and every read outside IDLE
     allow_private: bool = False  # SSRF guard: loopback and private networks only when the operator allows
     pins: tuple[str, ...] = ()  # SHA-256 public-key pins checked after verification (mail/transport/tlspin.py)
+    proxy: ProxySettings | None = None  # the operator's proxy this mailbox goes through (mail/transport/proxy.py)
 
 
 @dataclass(frozen=True, slots=True)
 class ImapCredentials:
-    """A password, or an OAuth 2.0 access token for AUTHENTICATE XOAUTH2 (the token wins when both are set)."""
+    """A password, or an OAuth 2.0 bearer token for AUTHENTICATE XOAUTH2 or OAUTHBEARER (RFC 7628): a fixed
+    `access_token`, or a `token_source` that refreshes it (the source wins, then the token, then the password)."""
 
     password: str = field(default="", repr=False)
     access_token: str = field(default="", repr=False)
+    token_source: TokenSource | None = field(default=None, repr=False)
+    mechanism: OAuthMechanism = "xoauth2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,18 +99,26 @@ class FetchedMessage:
     internal_date: dt.datetime | None  # aware; when the server received it (for the lag)
 
 
-class _GuardedIMAP4(imaplib.IMAP4):
+class GuardedIMAP4(imaplib.IMAP4):
     """imaplib's connection, opened to addresses the SSRF guard checked (TLS wrapped at once when implicit)."""
 
     def __init__(
-        self, host: str, port: int, addresses: Sequence[str], timeout: float, context: ssl.SSLContext | None
+        self,
+        host: str,
+        port: int,
+        addresses: Sequence[str],
+        timeout: float,
+        context: ssl.SSLContext | None,
+        *,
+        proxy: ProxySettings | None = None,
     ) -> None:
         self._addresses = tuple(addresses)
         self._context = context
+        self._proxy = proxy
         super().__init__(host, port, timeout)
 
     def _create_socket(self, timeout: float | None) -> Any:
-        sock = connect_first(self._addresses, self.port, timeout or 30.0)
+        sock = connect_first(self._addresses, self.port, timeout or 30.0, self._proxy)
         if self._context is None:
             return sock
         try:
@@ -271,12 +286,13 @@ def open_session(endpoint: ImapEndpoint, credentials: ImapCredentials) -> ImapSe
         error=ImapError,
     )
     try:
-        prepared = _GuardedIMAP4(
+        prepared = GuardedIMAP4(
             endpoint.host,
             endpoint.port,
             checked.addresses,
             endpoint.timeout_seconds,
             context if endpoint.tls == "implicit" else None,
+            proxy=endpoint.proxy,
         )
     except ssl.SSLCertVerificationError as e:
         raise ImapSetupError(f"TLS refused: {where}: {describe_untrusted_certificate(e, endpoint.ca_file)}") from e
@@ -304,15 +320,31 @@ def _start_tls(client: Any, context: ssl.SSLContext | None, endpoint: ImapEndpoi
 
 
 def _log_in(client: Any, endpoint: ImapEndpoint, credentials: ImapCredentials, where: str) -> None:
-    try:
-        if credentials.access_token:
-            client.oauth2_login(endpoint.username, credentials.access_token)
-        else:
+    """LOGIN, or AUTHENTICATE with a bearer token; a refused token from a token source is replaced once."""
+    if credentials.token_source is None and not credentials.access_token:
+        try:
             client.login(endpoint.username, credentials.password)
-    except LoginError as e:
-        how = "XOAUTH2" if credentials.access_token else "password"
-        said = _BYTES_REPR.sub(r"\1", str(e))  # IMAPClient shows the server's words as b'...'
-        raise ImapSetupError(f"{where} refused the {how} login of {endpoint.username}: {said}") from e
+        except LoginError as e:
+            said = _BYTES_REPR.sub(r"\1", str(e))  # IMAPClient shows the server's words as b'...'
+            raise ImapSetupError(f"{where} refused the password login of {endpoint.username}: {said}") from e
+        return
+    source = credentials.token_source or StaticToken(credentials.access_token)
+    attempts = 2 if credentials.token_source is not None else 1
+    for attempt in range(attempts):
+        token = source.access_token()
+        try:
+            if credentials.mechanism == "oauthbearer":
+                client.oauthbearer_login(endpoint.username, token)
+            else:
+                client.oauth2_login(endpoint.username, token)
+        except LoginError as e:
+            if attempt + 1 < attempts:
+                source.invalidate()  # revoked early, or the server's clock is ahead: one more try with a new one
+                continue
+            said = _BYTES_REPR.sub(r"\1", str(e)).replace(token, "[redacted]")
+            how = SASL_NAMES[credentials.mechanism]
+            raise ImapSetupError(f"{where} refused the {how} login of {endpoint.username}: {said}") from e
+        return
 
 
 def _drop(client: Any) -> None:

@@ -208,6 +208,7 @@ class _Handler:
             rcpt_tos=envelope.rcpt_tos,
             raw=envelope.original_content or b"",
             peer=session.peer,
+            helo=session.host_name or "",
         )
         reply = await self._deliver_off_loop(message)
         if self._lmtp:
@@ -235,18 +236,19 @@ def reply_for_outcome(outcome: DeliveryOutcome, *, peer: str, size: int) -> str:
         return REPLY_ACCEPTED
     if outcome.status is DeliveryStatus.REJECTED:
         log.info("rejected %d bytes from %s: %s", size, peer, outcome.reason)
-        return f"{REPLY_REJECTED} {sanitise_reason(outcome.reason) or 'Message rejected'}"
+        return f"{outcome.code or REPLY_REJECTED} {sanitise_reason(outcome.reason) or 'Message rejected'}"
     log.warning("temporary failure for %d bytes from %s: %s", size, peer, outcome.reason)
     return REPLY_TEMPORARY_FAILURE
 
 
-def build_envelope(*, mail_from: str, rcpt_tos: list[str], raw: bytes, peer: object) -> Envelope:
+def build_envelope(*, mail_from: str, rcpt_tos: list[str], raw: bytes, peer: object, helo: str = "") -> Envelope:
     """Our envelope from aiosmtpd's: the null reverse-path `<>` becomes ""."""
     return Envelope(
         mail_from="" if mail_from == "<>" else mail_from,
         rcpt_tos=tuple(rcpt_tos),
         raw=raw,
         peer=format_peer(peer),
+        helo=helo[:255],
     )
 
 

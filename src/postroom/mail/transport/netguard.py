@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from postroom.mail.transport.proxy import ProxySettings, open_tunnel
+
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[..., Sequence[tuple[Any, ...]]]  # socket.getaddrinfo's shape
 
@@ -100,11 +102,16 @@ def resolve_host(host: str, port: int, *, allow_private: bool, resolver: Resolve
     return ResolvedHost(host=name, addresses=addresses)
 
 
-def connect_first(addresses: Sequence[str], port: int, timeout: float) -> socket.socket:
-    """A TCP connection to the first of `addresses` that accepts (as socket.create_connection tries them)."""
+def connect_first(
+    addresses: Sequence[str], port: int, timeout: float, proxy: ProxySettings | None = None
+) -> socket.socket:
+    """A TCP connection to the first of `addresses` that accepts (as socket.create_connection tries them); through
+    `proxy` when the mailbox names one (mail/transport/proxy.py), which is asked for the checked address."""
     last_error: OSError | None = None
     for address in addresses:
         try:
+            if proxy is not None:
+                return open_tunnel(proxy, address, port, timeout)
             return socket.create_connection((address, port), timeout)
         except OSError as e:
             last_error = e

@@ -9,12 +9,11 @@ TLS is implicit (POP3S, RFC 8314) or STLS before anything else is said (RFC 2595
 against the system store plus an optional CA bundle; a server that does not offer STLS is refused, never used in
 plaintext (mode "none" only to a loopback host, as for IMAP). The host passes the SSRF guard (netguard) and the
 connection goes to exactly the addresses it checked. Login is USER/PASS (RFC 1939 section 7), or AUTH XOAUTH2
-(RFC 5034 SASL with the XOAUTH2 mechanism of Google and Microsoft) when an access token is given.
+(RFC 5034 SASL with the XOAUTH2 mechanism of Google and Microsoft) or OAUTHBEARER (RFC 7628) with a bearer token.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import poplib
 import socket
@@ -30,6 +29,15 @@ from postroom.mail.transport.mailbox_endpoint import (
     prepare_endpoint,
 )
 from postroom.mail.transport.netguard import connect_first
+from postroom.mail.transport.proxy import ProxySettings
+from postroom.mail.transport.sasl_oauth import (
+    ERROR_ACKNOWLEDGEMENT,
+    SASL_NAMES,
+    OAuthMechanism,
+    build_client_response,
+    encode_response,
+)
+from postroom.mail.transport.token_source import StaticToken, TokenSource
 
 Pop3Tls = Literal["implicit", "starttls", "none"]
 Pop3PostAction = Literal["keep", "delete"]
@@ -61,14 +69,18 @@ class Pop3Endpoint:
     timeout_seconds: float = 30.0  # connect and every read
     allow_private: bool = False  # SSRF guard: loopback and private networks only when the operator allows
     pins: tuple[str, ...] = ()  # SHA-256 public-key pins checked after verification (mail/transport/tlspin.py)
+    proxy: ProxySettings | None = None  # the operator's proxy this mailbox goes through (mail/transport/proxy.py)
 
 
 @dataclass(frozen=True, slots=True)
 class Pop3Credentials:
-    """A password, or an OAuth 2.0 access token for AUTH XOAUTH2 (the token wins when both are set)."""
+    """A password, or an OAuth 2.0 bearer token for AUTH XOAUTH2 or OAUTHBEARER (RFC 7628): a fixed
+    `access_token`, or a `token_source` that refreshes it (the source wins, then the token, then the password)."""
 
     password: str = field(default="", repr=False)
     access_token: str = field(default="", repr=False)
+    token_source: TokenSource | None = field(default=None, repr=False)
+    mechanism: OAuthMechanism = "xoauth2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,14 +102,22 @@ class GuardedPOP3(poplib.POP3):
     """poplib's connection, opened to addresses the SSRF guard checked (TLS wrapped at once when implicit)."""
 
     def __init__(
-        self, host: str, port: int, addresses: Sequence[str], timeout: float, context: ssl.SSLContext | None
+        self,
+        host: str,
+        port: int,
+        addresses: Sequence[str],
+        timeout: float,
+        context: ssl.SSLContext | None,
+        *,
+        proxy: ProxySettings | None = None,
     ) -> None:
         self._addresses = tuple(addresses)
         self._context = context
+        self._proxy = proxy
         super().__init__(host, port, timeout)
 
     def _create_socket(self, timeout: float) -> socket.socket:
-        sock = connect_first(self._addresses, self.port, timeout)
+        sock = connect_first(self._addresses, self.port, timeout, self._proxy)
         if self._context is None:
             return sock
         try:
@@ -214,6 +234,7 @@ def open_session(endpoint: Pop3Endpoint, credentials: Pop3Credentials) -> Pop3Se
             checked.addresses,
             endpoint.timeout_seconds,
             context if endpoint.tls == "implicit" else None,
+            proxy=endpoint.proxy,
         )
     except ssl.SSLCertVerificationError as e:
         raise Pop3SetupError(f"TLS refused: {where}: {describe_untrusted_certificate(e, endpoint.ca_file)}") from e
@@ -246,33 +267,45 @@ def _start_tls(conn: poplib.POP3, context: ssl.SSLContext | None, endpoint: Pop3
 
 
 def _log_in(conn: poplib.POP3, endpoint: Pop3Endpoint, credentials: Pop3Credentials, where: str) -> None:
-    how = "XOAUTH2" if credentials.access_token else "password"
-    try:
-        if credentials.access_token:
-            _auth_xoauth2(conn, endpoint.username, credentials.access_token)
-        else:
-            conn.user(endpoint.username)
-            conn.pass_(credentials.password)
-    except poplib.error_proto as e:
-        said = _said(e)
-        for secret in (credentials.password, credentials.access_token):
-            if secret:
-                said = said.replace(secret, "[redacted]")
-        raise Pop3SetupError(f"{where} refused the {how} login of {endpoint.username}: {said}") from e
+    """USER/PASS, or AUTH with a bearer token; a refused token from a token source is replaced once."""
+    oauth = credentials.token_source is not None or bool(credentials.access_token)
+    how = SASL_NAMES[credentials.mechanism] if oauth else "password"
+    source = credentials.token_source or StaticToken(credentials.access_token)
+    attempts = 2 if credentials.token_source is not None else 1
+    for attempt in range(attempts):
+        secret = source.access_token() if oauth else credentials.password
+        try:
+            if oauth:
+                _auth_oauth(conn, credentials.mechanism, endpoint, secret)
+            else:
+                conn.user(endpoint.username)
+                conn.pass_(credentials.password)
+        except poplib.error_proto as e:
+            if oauth and attempt + 1 < attempts:
+                source.invalidate()  # revoked early, or the server's clock is ahead: one more try with a new one
+                continue
+            said = _said(e)
+            for value in (secret, credentials.password, credentials.access_token):
+                if value:
+                    said = said.replace(value, "[redacted]")
+            raise Pop3SetupError(f"{where} refused the {how} login of {endpoint.username}: {said}") from e
+        return
 
 
-def _auth_xoauth2(conn: poplib.POP3, username: str, token: str) -> None:
-    """AUTH XOAUTH2 (RFC 5034 section 4): the mechanism, then the SASL response after the server's "+" prompt.
+def _auth_oauth(conn: poplib.POP3, mechanism: OAuthMechanism, endpoint: Pop3Endpoint, token: str) -> None:
+    """AUTH XOAUTH2 or OAUTHBEARER (RFC 5034 section 4): the mechanism, then the SASL response after the "+" prompt.
 
-    On failure Google answers with a "+ <base64 JSON>" challenge first; an empty line ends the exchange with -ERR.
+    On failure the server answers with a "+ <base64 JSON>" error challenge first (RFC 7628 section 3.2.2); the
+    acknowledgement the mechanism prescribes ends the exchange with -ERR (raised by poplib).
     """
-    response = base64.b64encode(f"user={username}\x01auth=Bearer {token}\x01\x01".encode()).decode("ascii")
+    name = SASL_NAMES[mechanism]
+    response = encode_response(build_client_response(mechanism, endpoint.username, token, endpoint.host, endpoint.port))
     command: Callable[[str], bytes] = conn._shortcmd  # type: ignore[attr-defined]  # poplib's, untyped in typeshed
-    command("AUTH XOAUTH2")  # a "+ " continuation (poplib accepts any reply starting with "+")
+    command(f"AUTH {name}")  # a "+ " continuation (poplib accepts any reply starting with "+")
     answer = command(response)
     if not answer.startswith(b"+OK"):
-        command("")  # the error challenge: an empty response makes the server send its -ERR (raised)
-        raise poplib.error_proto(b"-ERR XOAUTH2 was not accepted")
+        command(encode_response(ERROR_ACKNOWLEDGEMENT[mechanism]))  # the server then sends its -ERR (raised)
+        raise poplib.error_proto(f"-ERR {name} was not accepted".encode())
 
 
 def _said(error: BaseException) -> str:

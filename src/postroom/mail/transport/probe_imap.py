@@ -16,30 +16,13 @@ from collections.abc import Sequence
 from typing import Final
 
 from postroom.mail.transport.imap_append import encode_mailbox_name, quote_imap_string
-from postroom.mail.transport.netguard import connect_first
+from postroom.mail.transport.imap_fetch import GuardedIMAP4
 from postroom.mail.transport.probe_tls import describe_tls
 from postroom.mail.transport.probe_values import FailureKind, Findings, ProbeFailure, ProbeTarget
 
 # One LIST response line (RFC 3501 section 7.2.2): (flags) "delimiter" name; the name quoted, an atom or a literal.
 _LIST_LINE: Final = re.compile(rb'^\((?P<flags>[^)]*)\) (?P<delimiter>"(?:\\.|[^"\\])*"|NIL) (?P<name>.*)$')
 _QUOTABLE: Final = re.compile(r"[\x20-\x7e]*")
-
-
-class _Imap(imaplib.IMAP4):
-    """IMAP4 connecting to the addresses the SSRF guard checked, optionally TLS from the first byte."""
-
-    def __init__(
-        self, host: str, port: int, addresses: Sequence[str], timeout: float, context: ssl.SSLContext | None
-    ) -> None:
-        self._addresses = tuple(addresses)
-        self._context = context
-        super().__init__(host, port, timeout)
-
-    def _create_socket(self, timeout: float | None) -> socket.socket:
-        sock = connect_first(self._addresses, self.port, timeout or 0)
-        if self._context is None:
-            return sock
-        return self._context.wrap_socket(sock, server_hostname=self.host)
 
 
 def decode_mailbox_name(name: str) -> str:
@@ -92,12 +75,13 @@ def parse_list_response(data: Sequence[object]) -> tuple[str, ...]:
 
 def probe_imap(target: ProbeTarget, addresses: Sequence[str], findings: Findings, context: ssl.SSLContext) -> None:
     """Connect, secure, log in, list folders and EXAMINE the configured ones; raise ProbeFailure on the first fault."""
-    conn = _Imap(
+    conn = GuardedIMAP4(
         target.host,
         target.port,
         addresses,
         target.timeout_seconds,
         context if target.tls == "implicit" else None,
+        proxy=target.proxy,
     )
     try:
         findings.connected_to = _peer(conn.sock)

@@ -18,7 +18,12 @@ from postroom.mail.transport.probe_values import FailureKind, Findings, ProbeFai
 def probe_pop3(target: ProbeTarget, addresses: Sequence[str], findings: Findings, context: ssl.SSLContext) -> None:
     """Connect, secure, log in and count the messages; raise ProbeFailure on the first fault."""
     conn = GuardedPOP3(
-        target.host, target.port, addresses, target.timeout_seconds, context if target.tls == "implicit" else None
+        target.host,
+        target.port,
+        addresses,
+        target.timeout_seconds,
+        context if target.tls == "implicit" else None,
+        proxy=target.proxy,
     )
     try:
         findings.connected_to = _peer(conn.sock)

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from postroom.mail.transport.proxy import ProxySettings
 from postroom.mail.transport.smtp_values import is_loopback_host
 
 ProbeTls = Literal["implicit", "starttls", "none"]
@@ -55,6 +56,7 @@ class ProbeTarget:
     folders: tuple[str, ...] = ()
     folders_created_on_demand: bool = False  # a missing folder is fine: the first APPEND creates it (Sent copy)
     pins: tuple[str, ...] = ()  # public-key pins checked after verification (mail/transport/tlspin.py)
+    proxy: ProxySettings | None = None  # the operator's proxy the mailbox goes through (mail/transport/proxy.py)
     auth_mechanism: str = "auto"
     timeout_seconds: float = DEFAULT_PROBE_TIMEOUT_SECONDS
     local_hostname: str | None = None

@@ -10,7 +10,20 @@ import socket
 import ssl
 
 from postroom.mail.errors import MailError, PermanentError
-from postroom.mail.transport.smtp_values import SendResult, SendStatus, SmtpSettings, TlsMode, TokenProvider
+from postroom.mail.transport.sasl_oauth import (
+    ERROR_ACKNOWLEDGEMENT,
+    SASL_NAMES,
+    OAuthMechanism,
+    build_client_response,
+)
+from postroom.mail.transport.smtp_values import (
+    RefreshableTokenProvider,
+    SendResult,
+    SendStatus,
+    SmtpSettings,
+    TlsMode,
+    TokenProvider,
+)
 
 log = logging.getLogger(__name__)
 
@@ -117,17 +130,36 @@ def authenticate(conn: smtplib.SMTP, settings: SmtpSettings, token_provider: Tok
     elif mechanism == "login":
         _sasl(conn, "LOGIN", initial=None, answers=[user, settings.password.encode()])
     else:
-        if token_provider is None:
-            raise ConnectFailed(SendResult(SendStatus.FAILED, None, "XOAUTH2 needs a token provider; none is set"))
+        _authenticate_oauth(conn, settings, token_provider, "oauthbearer" if mechanism == "oauthbearer" else "xoauth2")
+
+
+def _authenticate_oauth(
+    conn: smtplib.SMTP, settings: SmtpSettings, token_provider: TokenProvider | None, mechanism: OAuthMechanism
+) -> None:
+    """XOAUTH2 or OAUTHBEARER (RFC 7628) with a bearer token; a refused token is replaced once when the provider
+    can invalidate it (the token may have been revoked early), then the refusal stands.
+
+    On failure the server sends a 334 with a JSON error, answered as the mechanism says (sasl_oauth.py) to get the
+    final 535.
+    """
+    if token_provider is None:
+        name = SASL_NAMES[mechanism]
+        raise ConnectFailed(SendResult(SendStatus.FAILED, None, f"{name} needs a token provider; none is set"))
+    retries = 1 if isinstance(token_provider, RefreshableTokenProvider) else 0
+    while True:
         token = _get_token(token_provider, settings)
-        # RFC-less but documented by Google and Microsoft; on failure the server sends a 334 with a JSON error,
-        # which is answered with an empty line to get the final 535.
-        initial = b"user=" + user + b"\x01auth=Bearer " + token.encode() + b"\x01\x01"
+        initial = build_client_response(mechanism, settings.username, token, settings.host, settings.port)
         try:
-            _sasl(conn, "XOAUTH2", initial=initial, answers=[b""])
+            _sasl(conn, SASL_NAMES[mechanism], initial=initial, answers=[ERROR_ACKNOWLEDGEMENT[mechanism]])
         except smtplib.SMTPAuthenticationError as e:  # a server that echoes the token must not get it logged
+            if retries and isinstance(token_provider, RefreshableTokenProvider):
+                retries -= 1
+                log.info("SMTP %s refused the OAuth token; retrying once with a new one", settings.host)
+                token_provider.invalidate()
+                continue
             text = e.smtp_error if isinstance(e.smtp_error, bytes) else str(e.smtp_error).encode()
             raise smtplib.SMTPAuthenticationError(e.smtp_code, text.replace(token.encode(), b"[redacted]")) from None
+        return
 
 
 def _get_token(token_provider: TokenProvider, settings: SmtpSettings) -> str:
@@ -148,6 +180,8 @@ def _choose_mechanism(conn: smtplib.SMTP, settings: SmtpSettings, token_provider
     offered = set((conn.esmtp_features.get("auth") or "").upper().split())
     if token_provider is not None and "XOAUTH2" in offered:
         return "xoauth2"
+    if token_provider is not None and "OAUTHBEARER" in offered:
+        return "oauthbearer"
     if "LOGIN" in offered and "PLAIN" not in offered:
         return "login"
     return "plain"

@@ -6,12 +6,12 @@ import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 from postroom.mail.errors import PermanentError
 
-AuthMechanism = Literal["auto", "plain", "login", "xoauth2"]
-AUTH_MECHANISMS: tuple[AuthMechanism, ...] = ("auto", "plain", "login", "xoauth2")
+AuthMechanism = Literal["auto", "plain", "login", "xoauth2", "oauthbearer"]
+AUTH_MECHANISMS: tuple[AuthMechanism, ...] = ("auto", "plain", "login", "xoauth2", "oauthbearer")
 
 
 class SmtpConfigError(PermanentError, ValueError):
@@ -79,9 +79,17 @@ class SmtpSettings:
             raise SmtpConfigError("idle_seconds must not be negative")
 
 
-# The XOAUTH2 hook: returns a fresh access token for these settings (the OAuth connector plugs in here). It is
-# called once per new connection, possibly from several threads at once, and never logged.
+# The XOAUTH2/OAUTHBEARER hook: returns a fresh access token for these settings (the OAuth connector plugs in
+# here). It is called once per new connection, possibly from several threads at once, and never logged. A provider
+# that also has an `invalidate()` method (RefreshableTokenProvider) gets one retry with a new token after a 535.
 TokenProvider = Callable[[SmtpSettings], str]
+
+
+@runtime_checkable
+class RefreshableTokenProvider(Protocol):
+    def __call__(self, settings: SmtpSettings) -> str: ...
+
+    def invalidate(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
