@@ -9,6 +9,14 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from postroom.cli_metrics import add_metrics_command
+from postroom.cli_senders import add_senders_command
+
+if TYPE_CHECKING:
+    from postroom.inbound.models import InboundMessage
+    from postroom.inbound.quarantine import Actor
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -121,7 +129,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         process_inbound(inbound_id)
         row = InboundMessage.objects.get(pk=inbound_id)
         print(f"{inbound_id}: {row.status}{' (' + row.cause + ')' if row.cause else ''}")
-        failures += row.status not in {"processed", "quarantined"}
+        failures += row.status not in {"processed", "quarantined", "deleted"}  # deleted: over a drop threshold
     return EXIT_FAILED if failures else 0
 
 
@@ -293,7 +301,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
-    """Quarantined mail: list, release ID, delete ID, purge (docs/architecture/quarantine.md)."""
+    """Quarantined mail: list, release ID, delete ID, allow ID, purge (docs/architecture/quarantine.md)."""
     import getpass
 
     from django.contrib.auth import get_user_model
@@ -325,16 +333,25 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
             raise CommandError(f"no user {args.by!r}", EXIT_USAGE)
         actor = quarantine.Actor.of(user)
     try:
-        row = quarantine.get_quarantined(None, args.id)
-        if args.action == "release":
-            row = quarantine.release_message(row.pk, actor)
-        else:
-            row = quarantine.delete_message(row.pk, actor)
+        row = _decide_quarantined(quarantine.get_quarantined(None, args.id).pk, actor, args)
     except quarantine.QuarantineError as e:
         raise CommandError(str(e)) from e
     ticket = f" -> {row.message.ticket.reference}" if row.message else ""
     print(f"{row.pk}\t{row.tracking_id}\t{row.status}{' (' + row.cause + ')' if row.cause else ''}{ticket}")
     return 0
+
+
+def _decide_quarantined(inbound_id: int, actor: Actor, args: argparse.Namespace) -> InboundMessage:
+    """release, allow (the sender, then release) or delete one quarantined message."""
+    from postroom.inbound import quarantine
+
+    if args.action == "release":
+        return quarantine.release_message(inbound_id, actor)
+    if args.action == "allow":
+        allowed = quarantine.allow_sender(inbound_id, actor, mailbox_only=args.mailbox_only, skip_auth=args.skip_auth)
+        print(f"allowed: {allowed.entry.pattern} (entry {allowed.entry.pk})")
+        return allowed.row
+    return quarantine.delete_message(inbound_id, actor)
 
 
 def cmd_mailboxes(args: argparse.Namespace) -> int:
@@ -350,12 +367,12 @@ def cmd_mailboxes(args: argparse.Namespace) -> int:
             state = "active" if mailbox.is_active else "inactive"
             print(f"{mailbox.pk}\t{mailbox.name}\t{mailbox.kind}\t{mailbox.address or '-'}\t{state}\t{tested}")
         return 0
-    from postroom.mailboxes.probe import probe_mailbox
+    from postroom.connectors.mailbox_test import run_connection_test
 
     chosen = Mailbox.objects.filter(pk=args.id).first() if args.id is not None else None
     if chosen is None:
         raise CommandError("usage: postroom mailboxes test ID (an id from `postroom mailboxes list`)", EXIT_USAGE)
-    result = probe_mailbox(chosen)
+    result = run_connection_test(chosen)
     print("\n".join(result.render_lines()))
     return 0 if result.ok else EXIT_FAILED
 
@@ -398,14 +415,22 @@ def _add_admin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("--status", choices=["queued", "sending", "sent", "deferred", "failed"])
     p.set_defaults(func=cmd_outbox)
 
-    p = sub.add_parser("quarantine", help="quarantined mail: list, release ID, delete ID, purge (after the retention)")
-    p.add_argument("action", choices=["list", "release", "delete", "purge"])
+    p = sub.add_parser(
+        "quarantine",
+        help="quarantined mail: list, release ID, delete ID, allow ID (its sender), purge (after the retention)",
+    )
+    p.add_argument("action", choices=["list", "release", "delete", "allow", "purge"])
     p.add_argument("id", nargs="?", metavar="ID", help="ledger id or tracking id (release, delete)")
     p.add_argument("--cause", help="list: only this cause")
     p.add_argument("--sender", help="list: sender address containing this")
     p.add_argument("--by", metavar="USER", help="release, delete: the user recorded (default: you, command line)")
     p.add_argument("--days", type=int, help="purge: retention in days (default POSTROOM_QUARANTINE_RETENTION_DAYS)")
+    p.add_argument("--mailbox-only", action="store_true", help="allow: only for the message's mailbox")
+    p.add_argument("--skip-auth", action="store_true", help="allow: also when sender authentication fails")
     p.set_defaults(func=cmd_quarantine)
+
+    add_senders_command(sub)  # postroom senders list|allow|block|remove (cli_senders.py)
+    add_metrics_command(sub)  # postroom metrics (cli_metrics.py)
 
     p = sub.add_parser("mailboxes", help="mailboxes: list, or test ID (connect to its servers and report)")
     p.add_argument("action", choices=["list", "test"])

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import close_old_connections
 
 from postroom.core.dispatch import attach_local_queue, run_task_inline
+from postroom.core.wakeup import WorkWaiter
 from postroom.inbound.claims import claim_inbound_batch
 from postroom.inbound.quarantine import purge_expired
 from postroom.inbound.queries import has_waiting_inbound
@@ -47,6 +48,21 @@ def run_worker_loop(
     exit_when_idle: bool = False,
 ) -> None:
     next_purge = time.monotonic() + QUARANTINE_PURGE_SECONDS  # not at start-up: `postroom up` starts fast
+    waiter = WorkWaiter()  # without a local queue: woken by the writer's NOTIFY (core/wakeup.py)
+    try:
+        _work_until_stopped(stop, local_queue, waiter, next_purge, exit_when_idle=exit_when_idle)
+    finally:
+        waiter.close()
+
+
+def _work_until_stopped(
+    stop: threading.Event,
+    local_queue: queue.Queue[tuple[str, dict[str, Any]]] | None,
+    waiter: WorkWaiter,
+    next_purge: float,
+    *,
+    exit_when_idle: bool,
+) -> None:
     while not stop.is_set():
         if time.monotonic() >= next_purge:  # quarantined mail past POSTROOM_QUARANTINE_RETENTION_DAYS
             try:
@@ -69,7 +85,7 @@ def run_worker_loop(
             if done == 0 and exit_when_idle and not has_waiting_inbound():
                 return
             if done == 0 and local_queue is None:
-                stop.wait(IDLE_POLL_SECONDS)
+                waiter.wait(stop, IDLE_POLL_SECONDS)
         except Exception:  # a worker must survive anything one message does; the row keeps the error
             log.exception("embedded worker iteration failed")
             stop.wait(IDLE_POLL_SECONDS)

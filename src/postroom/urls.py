@@ -6,6 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
+from postroom.api.graph_notifications import graph_notification
 from postroom.api.urls import api
 from postroom.web import message_views, ticket_list_views, ticket_views, views
 
@@ -36,6 +37,7 @@ urlpatterns = [
     path("quarantine/", include("postroom.web.urls_quarantine")),
     path("admin/", include("postroom.web.urls_admin")),
     path("portal/", include("postroom.portal.urls")),
+    path("graph/notifications/<int:mailbox_id>/", graph_notification, name="graph-notification"),
 ]
 
 

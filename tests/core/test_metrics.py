@@ -32,3 +32,13 @@ def test_label_values_are_escaped_and_bad_names_refused() -> None:
         metrics.increment("bad name")
     with pytest.raises(ValueError, match="label name"):
         metrics.increment("ok_total", {"bad-label": "x"})
+
+
+def test_the_metrics_command_prints_the_text_format(capsys: pytest.CaptureFixture[str]) -> None:
+    from postroom.cli import main
+
+    metrics.increment("postroom_screened_total", {"cause": "loop"})
+    assert main(["metrics"]) == 0
+    assert (
+        capsys.readouterr().out == '# TYPE postroom_screened_total counter\npostroom_screened_total{cause="loop"} 1\n'
+    )

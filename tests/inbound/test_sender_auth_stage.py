@@ -159,7 +159,7 @@ def test_reject_mode_over_smtp_is_recorded_as_rejected_and_quarantined(ingest: I
     assert (row.status, row.cause) == (InboundStatus.QUARANTINED, "auth_failed")
     step = screen_step(row)
     assert step["data"]["outcome"] == "rejected" and step["reason"].startswith("rejected:")
-    assert "already answered 250" in step["reason"]
+    assert "the SMTP listener accepted it" in step["reason"]
 
 
 def test_authenticated_mail_is_untouched(ingest: Ingest, zone: CountingZone) -> None:
@@ -216,7 +216,8 @@ def test_mode_off_skips_the_check_without_a_dns_query(ingest: Ingest, zone: Coun
     assert row.message.possible_spoof is False and row.message.auth_evidence == []
     assert zone.lookups == 0
     step = screen_step(row)
-    assert step["data"] == {"requester": "ceo@bank.example", "source": "From", "sender_auth": "off"}
+    assert step["data"]["sender_auth"] == "off" and step["data"]["requester"] == "ceo@bank.example"
+    assert not {"possible_spoof", "dmarc", "spf", "dkim", "arc", "evidence"} & set(step["data"])  # nothing checked
     assert "sender authentication off" in step["reason"]
 
 

@@ -13,7 +13,7 @@ REGRESSIONS = Path(__file__).resolve().parents[1] / "corpus" / "regressions"
 KEYS = [
     "file", "from", "sender", "reply_to", "to", "cc", "delivered_to", "subject", "message_id",
     "in_reply_to", "references", "date", "text", "html", "attachments", "defects", "thread", "reply", "forward",
-    "auth",
+    "automation", "auth", "bounce",
 ]  # fmt: skip
 ATTACHMENT_KEYS = ["filename", "content_type", "size", "md5", "sha256", "inline", "content_id"]
 

@@ -53,7 +53,7 @@ def test_a_reply_is_queued_then_sent_with_signature_and_token(
     delivery = Delivery.objects.get(message=message)
     assert delivery.status == DeliveryStatus.SENT and delivery.last_code == 250 and delivery.sent_at is not None
     [captured] = outbox.messages
-    assert captured.mail_from == "support@example.com"
+    assert captured.mail_from.startswith("support+rb-") and captured.mail_from.endswith("@example.com")  # VERP
     assert sorted(captured.rcpt_tos) == ["bob@partner.example", "jane.doe@example.org"]
     sent = email.message_from_bytes(captured.data, policy=email.policy.default)
     body = sent.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]

@@ -448,3 +448,22 @@ def test_the_page_carries_its_shortcuts_and_labels(agent_client: Client, ticket:
     for control in ("ticket-status", "ticket-priority", "ticket-queue", "ticket-assignee", "reply-text", "reply-files"):
         assert f'<label for="{control}">' in page and f'id="{control}"' in page
     assert 'enctype="multipart/form-data"' in page and 'name="attachments" multiple' in page
+
+
+def test_the_composer_warns_about_an_address_that_bounced_hard() -> None:
+    """GIVEN a ticket whose requester's address a hard bounce marked undeliverable WHEN an agent opens it THEN the
+    reply box names the address, the bounce and until when; once the mark has expired the note is gone."""
+    message = _ingest_html("<p>Hello</p>", subject="Bounced requester")
+    ticket = message.ticket
+    agent = make_staff(Role.ADMIN, get_default_tenant(), username="warned")
+    client = Client()
+    client.force_login(agent)
+    contact = ticket.requester
+    contact.undeliverable_until = dt.datetime.now(dt.UTC) + dt.timedelta(days=10)
+    contact.undeliverable_reason = "userunknown 5.1.1 550 User unknown"
+    contact.save()
+    page = client.get(f"/tickets/{ticket.reference}/").content.decode()
+    assert f"{contact.email} bounced:</strong> userunknown 5.1.1 550 User unknown" in page
+    contact.undeliverable_until = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    contact.save()
+    assert "bounced:</strong>" not in client.get(f"/tickets/{ticket.reference}/").content.decode()

@@ -25,11 +25,12 @@ from postroom.api.admin_common import (
     require_admin,
     require_reader,
 )
-from postroom.inbound.mailbox_health import get_mailbox_health
+from postroom.connectors.health_report import get_full_health
+from postroom.connectors.mailbox_test import run_connection_test
+from postroom.connectors.oauth.status import describe_oauth
 from postroom.inbound.mailbox_removal import MailboxInUseError, delete_mailbox
 from postroom.mailboxes.connector_settings import describe_secrets, find_secret_names
 from postroom.mailboxes.models import ConnectorKind, Mailbox
-from postroom.mailboxes.probe import probe_mailbox
 from postroom.mailboxes.services import save_mailbox
 from postroom.tickets.models import Queue
 
@@ -82,6 +83,16 @@ class ConnectionTestOut(Schema):
     lines: list[str]  # the same in plain words, one fact per line
 
 
+class OAuthOut(Schema):
+    """The mailbox's OAuth sign-in (settings "oauth"); an admin signs in at /admin/mailboxes/{id}/oauth/."""
+
+    provider: str
+    grant: str
+    signed_in: bool
+    token_expires_at: dt.datetime | None
+    problem: str
+
+
 class MailboxOut(Schema):
     id: int
     name: str
@@ -92,6 +103,7 @@ class MailboxOut(Schema):
     default_queue: QueueRef
     is_active: bool
     last_test: ConnectionTestOut | None
+    oauth: OAuthOut | None = None
 
 
 class MailboxIn(Schema):
@@ -144,6 +156,7 @@ def _mailbox_out(mailbox: Mailbox) -> MailboxOut:
         default_queue=QueueRef(id=queue.pk, slug=queue.slug, name=queue.name),
         is_active=mailbox.is_active,
         last_test=ConnectionTestOut.model_validate(report) if report else None,
+        oauth=OAuthOut.model_validate(oauth, from_attributes=True) if (oauth := describe_oauth(mailbox)) else None,
     )
 
 
@@ -207,12 +220,12 @@ def remove_mailbox(request: HttpRequest, mailbox_id: int) -> Status[None] | Http
 def probe_mailbox_connection(request: HttpRequest, mailbox_id: int) -> ConnectionTestOut:
     """Connect to each server the mailbox uses, now; 200 with `ok` false when something fails (the test ran)."""
     require_admin(request)
-    result = probe_mailbox(get_object_or_404(_mailboxes(request), pk=mailbox_id))
+    result = run_connection_test(get_object_or_404(_mailboxes(request), pk=mailbox_id))
     return ConnectionTestOut.model_validate(result.as_json())
 
 
 @router.get("/{mailbox_id}/health", response=HealthOut)
 def get_mailbox_health_report(request: HttpRequest, mailbox_id: int) -> HealthOut:
     require_reader(request)
-    health = get_mailbox_health(get_object_or_404(_mailboxes(request), pk=mailbox_id))
+    health = get_full_health(get_object_or_404(_mailboxes(request), pk=mailbox_id))
     return HealthOut.model_validate(health, from_attributes=True)

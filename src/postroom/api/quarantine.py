@@ -1,4 +1,4 @@
-"""API: quarantined mail: list, read (with the trace and header fields), release, delete.
+"""API: quarantined mail: list, read (with the trace and header fields), release, delete, allow the sender.
 
 Quarantined mail belongs to no queue: admins list and act, auditors list and read (403 on actions), every other
 role gets 403 on every endpoint. Errors are RFC 9457 problems (404 unknown, 409 not quarantined or not releasable,
@@ -193,3 +193,32 @@ def delete_quarantined(request: HttpRequest, tracking_id: str) -> QuarantinedDet
     except quarantine.QuarantineConflictError as e:
         return problem_response(409, "Cannot be deleted", str(e))
     return _detail(deleted)
+
+
+class AllowSenderIn(Schema):
+    mailbox_only: bool = False  # allow the sender for the message's mailbox only, not every mailbox
+    skip_auth: bool = False  # let the sender through sender authentication failures too
+
+
+class AllowedSenderOut(Schema):
+    entry_id: int
+    pattern: str
+    message: QuarantinedDetailOut  # as the release left it
+
+
+@router.post("/{tracking_id}/allow-sender", response=AllowedSenderOut)
+def allow_quarantined_sender(
+    request: HttpRequest, tracking_id: str, payload: AllowSenderIn | None = None
+) -> AllowedSenderOut | HttpResponse:
+    """Allow-list the sender's address and release the message (409 when it cannot be released)."""
+    tenant_id = _viewer_tenant(request)
+    row = quarantine.find_quarantined(tenant_id, tracking_id)
+    if row is None:
+        return problem_response(404, "Not found", "No quarantined message with this tracking id.")
+    actor = _actor(request)
+    choice = payload or AllowSenderIn()
+    try:
+        allowed = quarantine.allow_sender(row.pk, actor, mailbox_only=choice.mailbox_only, skip_auth=choice.skip_auth)
+    except quarantine.QuarantineConflictError as e:
+        return problem_response(409, "Cannot allow the sender", str(e))
+    return AllowedSenderOut(entry_id=allowed.entry.pk, pattern=allowed.entry.pattern, message=_detail(allowed.row))

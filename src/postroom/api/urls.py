@@ -18,10 +18,12 @@ from postroom.api.auth import TokenAuth
 from postroom.api.contacts import router as contacts_router
 from postroom.api.mailboxes import router as mailboxes_router
 from postroom.api.messages import router as messages_router
+from postroom.api.metrics import router as metrics_router
 from postroom.api.problems import problem_response
 from postroom.api.quarantine import router as quarantine_router
 from postroom.api.queues import router as queues_router
 from postroom.api.ratelimit import ApiRateThrottle, on_throttled
+from postroom.api.sender_lists import router as sender_lists_router
 from postroom.api.tickets import router as tickets_router
 
 api = NinjaAPI(
@@ -35,9 +37,11 @@ api.add_exception_handler(Throttled, on_throttled)  # 429 as a problem, with Ret
 api.add_router("/v1/tickets", tickets_router)  # schema at /api/openapi.json, docs at /api/docs
 api.add_router("/v1/messages", messages_router)
 api.add_router("/v1/quarantine", quarantine_router)
+api.add_router("/v1/sender-lists", sender_lists_router)
 api.add_router("/v1", queues_router)  # /v1/queues and /v1/routes
 api.add_router("/v1/mailboxes", mailboxes_router)
 api.add_router("/v1", contacts_router)  # /v1/contacts and /v1/organizations
+api.add_router("/v1/metrics", metrics_router)
 
 
 @api.exception_handler(ValidationError)

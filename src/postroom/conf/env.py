@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 from urllib.parse import unquote, urlsplit
+
+from postroom.mail.attachpolicy.values import ACTIONS, FAMILIES, STRIP
+from postroom.mail.automation import DEFAULT_RATE_WINDOW, RateWindow, parse_rate_window
+from postroom.mail.transport.proxy import ProxyConfigError, ProxySettings, parse_proxy_list
 
 EMBEDDED: Final = "embedded"
 DISTRIBUTED: Final = "distributed"
@@ -72,12 +78,42 @@ class PostroomSettings:
     portal_uploads_max_total_bytes: int = 20 * 1024 * 1024  # all files of one portal reply together
     poller_heartbeat_seconds: int = 5  # `postroom poll`: leases renewed this often; a dead poller's taken over within 2
     poller_failure_threshold: int = 3  # failed cycles in a row before a mailbox is unhealthy and admins are alerted
+    poller_db_connections: int = 8  # a poller's reader threads use at most this many database connections at once
+    proxies: tuple[ProxySettings, ...] = ()  # POSTROOM_PROXIES: outbound proxies mailboxes may name (setting proxy)
     trusted_authserv_ids: tuple[str, ...] = ()  # Authentication-Results ids whose results count (RFC 8601 §5)
     dns_timeout_seconds: int = 3  # each DNS lookup of sender authentication (SPF, DKIM, DMARC, ARC)
+    bounce_hold_days: int = 30  # a hard bounce marks the address undeliverable this long (or until it writes in)
+    verp: bool = True  # outbound mail leaves with a tagged return path (support+rb-<token>@...) to link bounces
+    # Attachment policy defaults (postroom.mail.attachpolicy); a mailbox's "attachments" setting overrides them
+    attachment_max_bytes: int = 25 * 1024 * 1024  # one part
+    attachment_max_count: int = 100  # parts per message
+    attachment_blocked: tuple[str, ...] = ("executable", "macro_document")  # type families
+    attachment_action: str = "strip"  # strip blocked parts (a note replaces each) or quarantine the message
+    spamd_url: str = ""  # spamd://host:783 or spamd:///path/to/socket (SpamAssassin); empty: no spamd
+    rspamd_url: str = ""  # http://host:11333 (rspamd's normal worker); empty: no rspamd
+    spam_scanner: str = "off"  # the scanner for mailboxes that name none: off, spamd, rspamd or headers
+    spam_timeout_seconds: int = 10  # connect and each read of one scan; past it the message goes on unscanned
+    spam_scan_max_bytes: int = 500 * 1024  # only the first this many bytes are scanned (spamc's default limit)
+    sender_rate_limit: RateWindow | None = DEFAULT_RATE_WINDOW  # per sender and tenant; None: no limit
+    own_message_id_domains: tuple[str, ...] = ()  # Message-ID domains only we use: such mail coming in is a loop
 
     @property
     def is_embedded(self) -> bool:
         return self.mode == EMBEDDED
+
+    @property
+    def installation_id(self) -> str:
+        """Our loop header's value (postroom.mail.automation.LOOP_HEADER): derived from the secret key, so every
+        process of one installation writes the same id and another installation a different one."""
+        digest = hmac.new(self.secret_key.encode(), b"postroom installation id", hashlib.sha256).hexdigest()
+        return f"postroom-{digest[:16]}"
+
+
+def parse_proxies(name: str, raw: str) -> tuple[ProxySettings, ...]:
+    try:
+        return tuple(parse_proxy_list(raw).values())
+    except ProxyConfigError as e:
+        raise ConfigError(f"{name}: {e}") from None
 
 
 def parse_bool(name: str, raw: str) -> bool:
@@ -102,6 +138,14 @@ def parse_int(name: str, raw: str, *, minimum: int = 0) -> int:
 def parse_name_list(raw: str) -> tuple[str, ...]:
     """A comma-separated list of names, lower-cased, blanks dropped (POSTROOM_TRUSTED_AUTHSERV_IDS)."""
     return tuple(dict.fromkeys(name.strip().lower() for name in raw.split(",") if name.strip()))
+
+
+def parse_sender_rate_limit(name: str, raw: str) -> RateWindow | None:
+    """`20/120m`: at most 20 messages from one sender in 120 minutes; `off` or `0`: no limit."""
+    try:
+        return parse_rate_window(raw)
+    except ValueError as e:
+        raise ConfigError(f"{name}: {e} (or off)") from None
 
 
 def parse_database_url(name: str, raw: str, home: Path) -> DatabaseConfig:
@@ -244,6 +288,65 @@ def load_settings(environ: Mapping[str, str] | None = None) -> PostroomSettings:
         poller_failure_threshold=parse_int(
             "POSTROOM_POLLER_FAILURE_THRESHOLD", get("POLLER_FAILURE_THRESHOLD", "3"), minimum=1
         ),
+        poller_db_connections=parse_int("POSTROOM_POLLER_DB_CONNECTIONS", get("POLLER_DB_CONNECTIONS", "8"), minimum=1),
+        proxies=parse_proxies("POSTROOM_PROXIES", get("PROXIES")),
         trusted_authserv_ids=parse_name_list(get("TRUSTED_AUTHSERV_IDS")),
         dns_timeout_seconds=parse_int("POSTROOM_DNS_TIMEOUT_SECONDS", get("DNS_TIMEOUT_SECONDS", "3"), minimum=1),
+        bounce_hold_days=parse_int("POSTROOM_BOUNCE_HOLD_DAYS", get("BOUNCE_HOLD_DAYS", "30"), minimum=1),
+        verp=parse_bool("POSTROOM_VERP", get("VERP", "true")),
+        **parse_attachment_settings(get),
+        **parse_spam_settings(get),
+        sender_rate_limit=parse_sender_rate_limit(
+            "POSTROOM_SENDER_RATE_LIMIT", get("SENDER_RATE_LIMIT", str(DEFAULT_RATE_WINDOW))
+        ),
+        own_message_id_domains=parse_name_list(get("OWN_MESSAGE_ID_DOMAINS")),
     )
+
+
+SPAM_SCANNERS: Final = ("off", "spamd", "rspamd", "headers")
+
+
+def parse_spam_settings(get: Callable[[str, str], str]) -> dict[str, Any]:
+    """POSTROOM_SPAMD_URL, POSTROOM_RSPAMD_URL, POSTROOM_SPAM_SCANNER (default: spamd when its URL is set, else
+    rspamd when its URL is set, else off), POSTROOM_SPAM_TIMEOUT_SECONDS, POSTROOM_SPAM_SCAN_MAX_BYTES."""
+    spamd, rspamd = get("SPAMD_URL", "").strip(), get("RSPAMD_URL", "").strip()
+    if spamd and (urlsplit(spamd).scheme != "spamd" or not (urlsplit(spamd).netloc or urlsplit(spamd).path)):
+        raise ConfigError(f"POSTROOM_SPAMD_URL={spamd!r}: use spamd://host:783 or spamd:///path/to/socket")
+    if rspamd and (urlsplit(rspamd).scheme not in {"http", "https"} or not urlsplit(rspamd).hostname):
+        raise ConfigError(f"POSTROOM_RSPAMD_URL={rspamd!r}: use http://host:11333")
+    default = "spamd" if spamd else "rspamd" if rspamd else "off"
+    scanner = get("SPAM_SCANNER", "").strip().lower() or default
+    if scanner not in SPAM_SCANNERS:
+        raise ConfigError(f"POSTROOM_SPAM_SCANNER={scanner!r}: use {', '.join(SPAM_SCANNERS)}")
+    return {
+        "spamd_url": spamd,
+        "rspamd_url": rspamd,
+        "spam_scanner": scanner,
+        "spam_timeout_seconds": parse_int(
+            "POSTROOM_SPAM_TIMEOUT_SECONDS", get("SPAM_TIMEOUT_SECONDS", "10"), minimum=1
+        ),
+        "spam_scan_max_bytes": parse_int(
+            "POSTROOM_SPAM_SCAN_MAX_BYTES", get("SPAM_SCAN_MAX_BYTES", str(500 * 1024)), minimum=1024
+        ),
+    }
+
+
+def parse_attachment_settings(get: Callable[[str, str], str]) -> dict[str, Any]:
+    """POSTROOM_ATTACHMENT_MAX_BYTES, _MAX_COUNT, _BLOCKED (comma-separated families) and _ACTION."""
+    blocked = parse_name_list(get("ATTACHMENT_BLOCKED", "executable,macro_document"))
+    unknown = [name for name in blocked if name not in FAMILIES]
+    if unknown:
+        raise ConfigError(f"POSTROOM_ATTACHMENT_BLOCKED: unknown {', '.join(unknown)} (use {', '.join(FAMILIES)})")
+    action = get("ATTACHMENT_ACTION", STRIP).strip().lower()
+    if action not in ACTIONS:
+        raise ConfigError(f"POSTROOM_ATTACHMENT_ACTION={action!r}: use {' or '.join(ACTIONS)}")
+    return {
+        "attachment_max_bytes": parse_int(
+            "POSTROOM_ATTACHMENT_MAX_BYTES", get("ATTACHMENT_MAX_BYTES", str(25 * 1024 * 1024)), minimum=1
+        ),
+        "attachment_max_count": parse_int(
+            "POSTROOM_ATTACHMENT_MAX_COUNT", get("ATTACHMENT_MAX_COUNT", "100"), minimum=1
+        ),
+        "attachment_blocked": blocked,
+        "attachment_action": action,
+    }

@@ -13,6 +13,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from postroom.core.wakeup import notify_workers
+
 log = logging.getLogger(__name__)
 
 _local_queue: queue.Queue[tuple[str, dict[str, Any]]] | None = None
@@ -40,6 +42,14 @@ def send_task(name: str, **kwargs: Any) -> None:
 
 def enqueue_on_commit(name: str, **kwargs: Any) -> None:
     transaction.on_commit(lambda: send_task(name, **kwargs))
+
+
+def wake_workers_on_commit() -> None:
+    """Separate `postroom work` processes (embedded mode without a local queue, e.g. `postroom poll` or an import
+    next to them) look at the ledger as soon as this transaction commits instead of at their next idle poll:
+    PostgreSQL delivers a NOTIFY sent inside a transaction at its commit, and folds repeats into one (`wakeup.py`)."""
+    if settings.POSTROOM.is_embedded and _local_queue is None:
+        notify_workers()
 
 
 def run_task_inline(name: str, **kwargs: Any) -> None:

@@ -13,6 +13,12 @@ class InboundConfig(AppConfig):
 
         # Routing reads routes, queues and agents' addresses from a short per-process cache; a change here clears
         # it at once.
-        for model in ("inbound.Route", "tickets.Queue", "mailboxes.Mailbox", settings.AUTH_USER_MODEL):
+        for model in (
+            "inbound.Route",
+            "inbound.SenderListEntry",
+            "tickets.Queue",
+            "mailboxes.Mailbox",
+            settings.AUTH_USER_MODEL,
+        ):
             post_save.connect(clear_local_caches, sender=model, dispatch_uid=f"postroom-cache-save-{model}")
             post_delete.connect(clear_local_caches, sender=model, dispatch_uid=f"postroom-cache-delete-{model}")

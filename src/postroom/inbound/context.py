@@ -9,9 +9,10 @@ from postroom.core.blobs import FileBlobStore
 from postroom.inbound.models import InboundMessage
 from postroom.mail.acknowledgements import AckVerdict
 from postroom.mail.auth import SenderAuthentication
-from postroom.mail.autoreplies import AutoReplyVerdict
+from postroom.mail.automation import AutomationVerdict, RateWindow
 from postroom.mail.forwards import ForwardInfo
 from postroom.mail.quotes import ReplyParts
+from postroom.mail.spam import ScannerSettings
 from postroom.mail.threads import ThreadSignals
 from postroom.mail.values import Address, ParsedMessage
 from postroom.mailboxes.models import Mailbox
@@ -42,7 +43,7 @@ class MessageReading:
 
     reply: ReplyParts
     forward: ForwardInfo | None
-    automatic: AutoReplyVerdict
+    automatic: AutomationVerdict  # postroom.mail.automation: kind, every reason, whether we may answer
     acknowledgement: AckVerdict
 
 
@@ -54,6 +55,10 @@ class PipelineOptions:
     ticket_prefix: str
     trusted_authserv_ids: tuple[str, ...] = ()  # POSTROOM_TRUSTED_AUTHSERV_IDS (sender authentication)
     dns_timeout_seconds: float = 3.0  # POSTROOM_DNS_TIMEOUT_SECONDS, per lookup
+    sender_rate_limit: RateWindow | None = None  # POSTROOM_SENDER_RATE_LIMIT (the automation screen)
+    installation_id: str = ""  # our loop header's value (postroom.mail.automation.LOOP_HEADER)
+    own_message_id_domains: tuple[str, ...] = ()  # POSTROOM_OWN_MESSAGE_ID_DOMAINS
+    spam: ScannerSettings = field(default_factory=ScannerSettings)  # POSTROOM_SPAMD_URL, POSTROOM_SPAM_*...
 
 
 @dataclass(slots=True)
@@ -85,6 +90,11 @@ class InboundContext:
     # Set by the sender_lists screen: the sender is allow-listed (skips the spam score), and may skip authentication.
     allow_listed: bool = False
     skip_auth: bool = False
+    # Set by the attachment_policy screen when it strips blocked parts: their index in parsed.attachments -> the note
+    # that replaces each in the ticket (persist skips them; the raw message keeps them).
+    stripped_attachments: dict[int, str] = field(default_factory=dict)
+    # Set by the automation screen (the analyse stage reads it): what kind of automatic mail this is, and why.
+    automation: AutomationVerdict | None = None
 
     def require_reading(self) -> MessageReading:
         if self.reading is None:

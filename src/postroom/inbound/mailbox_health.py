@@ -2,7 +2,7 @@
 its last connection test.
 
 The health is a list of components, each with a state and one line; the mailbox's state is the worst of them.
-Issue #5 (pollers) adds a "poller" component (last poll, lease holder, backoff) without changing this shape.
+Polled mailboxes add "poller" and "token" components (postroom.connectors.health_report.get_full_health).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class HealthComponent:
 
 
 @dataclass(frozen=True, slots=True)
-class MailboxHealth:
+class MailboxHealthReport:
     mailbox_id: int
     state: HealthState
     components: tuple[HealthComponent, ...]
@@ -52,7 +52,7 @@ class MailboxHealth:
 
 def get_mailbox_health(
     mailbox: Mailbox, now: dt.datetime | None = None, extra: Sequence[HealthComponent] = ()
-) -> MailboxHealth:
+) -> MailboxHealthReport:
     """The mailbox's health; `extra` adds components known higher up (the poller's, postroom.connectors)."""
     now = now or timezone.now()
     rows = InboundMessage.objects.filter(tenant_id=mailbox.tenant_id, mailbox_id=mailbox.pk)
@@ -69,7 +69,7 @@ def get_mailbox_health(
     state = max(
         (c.state for c in components if c.state is not HealthState.UNKNOWN), key=_SEVERITY.__getitem__, default=None
     )
-    return MailboxHealth(
+    return MailboxHealthReport(
         mailbox_id=mailbox.pk,
         state=state or HealthState.UNKNOWN,
         components=components,

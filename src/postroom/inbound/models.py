@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Lower
 
 from postroom.core.models import TenantOwnedModel
 
@@ -46,6 +48,9 @@ class InboundMessage(TenantOwnedModel):
     client_ip = models.GenericIPAddressField(
         null=True, blank=True, help_text="The SMTP client's address (the listener's peer), for SPF; none otherwise."
     )
+    helo = models.CharField(
+        max_length=255, blank=True, help_text="The SMTP client's HELO/EHLO name: SPF checks it for bounces (RFC 7208)."
+    )
     received_at = models.DateTimeField()
     tracking_id = models.CharField(max_length=40, unique=True)
     status = models.CharField(max_length=16, choices=InboundStatus.choices, default=InboundStatus.RECEIVED)
@@ -60,7 +65,9 @@ class InboundMessage(TenantOwnedModel):
     )
     duplicate_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # Quarantine review (postroom.inbound.quarantine): what the list shows and filters on, and the admin's decisions.
-    sender = models.CharField(max_length=320, blank=True, help_text="Sender of quarantined mail, for the review.")
+    sender = models.CharField(
+        max_length=320, blank=True, help_text="The requester's address: the quarantine review and the rate window."
+    )
     subject = models.CharField(max_length=998, blank=True, help_text="Subject of quarantined mail, for the review.")
     released_causes = models.JSONField(
         default=list, blank=True, help_text="Causes an admin waived by releasing it; their stages let it through."
@@ -82,6 +89,8 @@ class InboundMessage(TenantOwnedModel):
             models.Index(fields=["status", "claimed_at"], name="inbound_sweep_idx"),
             # The quarantine list: newest first with keyset pagination on (received_at, id) within a status.
             models.Index(fields=["tenant", "status", "received_at", "id"], name="inbound_status_recv_idx"),
+            # The automation screen's rate window: one sender's mail (any case) within the last minutes.
+            models.Index(F("tenant"), Lower("sender"), F("received_at"), name="inbound_sender_recv_idx"),
         ]
         ordering = ["-received_at", "-id"]
 

@@ -9,6 +9,8 @@ Quarantined mail belongs to no queue, so only admins act on it (auditors look); 
 * **Delete** is the admin's verdict: status `deleted`, the raw bytes removed from the blob store unless another row
   has the same bytes, the ledger row and its trace kept as the record of what arrived and what was decided.
 * **Purge** deletes quarantined mail older than POSTROOM_QUARANTINE_RETENTION_DAYS the same way.
+* **Allow the sender** allow-lists the sender's address (postroom.inbound.sender_list_admin) and releases.
+* **Drop**: a screen over its drop threshold (spam) has the pipeline delete the message as it is quarantined.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ from typing import Final
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from postroom.core.blobs import FileBlobStore, get_blob_store
 from postroom.core.logging import tracking
-from postroom.inbound.models import InboundMessage, InboundStatus, QuarantineCause
+from postroom.inbound.models import InboundMessage, InboundStatus, QuarantineCause, SenderListEntry
+from postroom.inbound.sender_list_admin import allow_address
 from postroom.inbound.services import process_claimed_inbound
 from postroom.inbound.waivers import RELEASE_STAGE
 from postroom.mail.parse import parse_message
@@ -255,6 +259,56 @@ def release_message(inbound_id: int, actor: Actor) -> InboundMessage:
     return InboundMessage.objects.select_related("message__ticket", "released_by", "deleted_by").get(pk=row.pk)
 
 
+def find_sender_address(row: InboundMessage) -> str:
+    """The address the "allow the sender" action lists: the sender the stages read, else the header From, else the
+    envelope sender; "" when there is none."""
+    if row.sender and "@" in row.sender:
+        return row.sender.strip().lower()
+    from_ = read_header_view(row).from_
+    if from_ and "@" in from_:
+        return from_.strip().lower()
+    return row.envelope_from.strip().lower() if "@" in row.envelope_from else ""
+
+
+@dataclass(frozen=True, slots=True)
+class AllowedSender:
+    entry: SenderListEntry
+    row: InboundMessage  # as the release left it
+
+
+def allow_sender(
+    inbound_id: int, actor: Actor, *, mailbox_only: bool = False, skip_auth: bool = False
+) -> AllowedSender:
+    """Allow-list the message's sender (for every mailbox, or only the one it came from) and release it.
+
+    Later mail from the address skips the spam score (and sender authentication only with `skip_auth`); this
+    message runs the pipeline again at once like any release. Refused (409) when it cannot be released.
+    """
+    row = InboundMessage.objects.filter(pk=inbound_id).first()
+    if row is None:
+        raise QuarantineNotFoundError(f"no inbound message {inbound_id}")
+    refusal = find_release_refusal(row)
+    if refusal is not None:
+        raise QuarantineConflictError(f"{row.tracking_id}: its sender cannot be allowed: {refusal}")
+    address = find_sender_address(row)
+    if not address:
+        raise QuarantineConflictError(f"{row.tracking_id} has no sender address to allow")
+    try:
+        entry = allow_address(
+            row.tenant_id,
+            address,
+            mailbox_id=row.mailbox_id if mailbox_only else None,
+            skip_auth=skip_auth,
+            note=f"allowed by {actor.name} from quarantined message {row.tracking_id}",
+            user=actor.user,
+        )
+    except ValidationError as e:
+        raise QuarantineConflictError(f"{address} cannot be allow-listed: {'; '.join(e.messages)}") from e
+    with tracking(row.tracking_id):
+        log.info("sender of quarantined message %s allow-listed by %s (entry %s)", row.pk, actor.name, entry.pk)
+    return AllowedSender(entry=entry, row=release_message(row.pk, actor))
+
+
 def delete_message(inbound_id: int, actor: Actor) -> InboundMessage:
     """Delete a quarantined message: its raw bytes go (unless shared), its row and trace stay as the record."""
     with transaction.atomic():
@@ -265,6 +319,14 @@ def delete_message(inbound_id: int, actor: Actor) -> InboundMessage:
     with tracking(row.tracking_id):
         log.info("quarantined message %s (%s) deleted by %s", row.pk, row.cause, actor.name)
     return InboundMessage.objects.select_related("message__ticket", "released_by", "deleted_by").get(pk=row.pk)
+
+
+def drop_message(row: InboundMessage) -> None:
+    """Within the pipeline's transaction: a message a screen asked to drop (a spam score over the mailbox's drop
+    threshold) is deleted as soon as it is quarantined; its raw bytes go after the commit, its cause stays."""
+    _mark_deleted([row], stage="drop", why="over the drop threshold", actor=Actor(name="the drop threshold"))
+    with tracking(row.tracking_id):
+        log.info("quarantined message %s (%s) dropped at once", row.pk, row.cause)
 
 
 def purge_expired(*, now: dt.datetime | None = None, retention_days: int | None = None) -> int:

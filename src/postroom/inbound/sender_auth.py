@@ -5,7 +5,8 @@
 | `off` | not looked for: no DNS lookup at all |
 | `tag` (default, also mail with no mailbox) | processed; the message carries `possible_spoof` and the evidence |
 | `quarantine` | quarantined as `auth_failed`; an admin's release lets it through, still tagged |
-| `reject` | like quarantine for now: the SMTP listener has already answered 250 when the pipeline runs |
+| `reject` | SMTP mailboxes: refused in the SMTP session (550 5.7.26) and kept in quarantine (smtp_refusal.py); |
+| | mail that reaches the pipeline anyway (fetched, imported, or a DNS hiccup at SMTP time) is quarantined |
 
 A temporary DNS error anywhere in the checks only tags: the verdict may change on retry, and mail must not be
 held because a resolver was slow (RFC 7489 §6.6.2 leaves temperror handling to the receiver). The checks
@@ -108,7 +109,7 @@ def check_sender(ctx: InboundContext) -> AuthOutcome:
     auth = evaluate_sender(
         ctx.raw,
         client_ip=spf_client_ip(ctx),
-        helo=None,  # the listener does not record HELO; SPF checks MAIL FROM (RFC 7208 §2.4 only needs HELO for <>)
+        helo=(row.helo or None) if row.source_kind == SMTP_SOURCE else None,  # RFC 7208 §2.3: SPF of <> checks HELO
         mail_from=row.envelope_from if row.source_kind == SMTP_SOURCE else None,
         resolver=get_resolver(ctx.options.dns_timeout_seconds),
         trusted_authserv_ids=ctx.options.trusted_authserv_ids,

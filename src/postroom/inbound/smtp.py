@@ -1,7 +1,9 @@
 """Postroom's own SMTP/LMTP listener: the pure transport, wired to `receive_message`.
 
 A 250 goes out only after the raw message and its ledger row committed; a failed commit answers 451 so the
-sending server keeps the message and retries (RFC 5321 section 4.2.5).
+sending server keeps the message and retries (RFC 5321 section 4.2.5). Mail for an SMTP mailbox in sender_auth
+mode `reject` that fails sender authentication is refused with 550 5.7.26 and kept in quarantine
+(postroom.inbound.smtp_refusal).
 """
 
 from __future__ import annotations
@@ -15,6 +17,13 @@ from typing import Final
 from django.db import close_old_connections
 
 from postroom.inbound.services import receive_message
+from postroom.inbound.smtp_refusal import (
+    REFUSAL_CODE,
+    REFUSAL_TEXT,
+    find_smtp_mailbox,
+    judge_before_accepting,
+    record_refusal,
+)
 from postroom.mail.transport.delivery import DeliveryOutcome, Envelope
 from postroom.mail.transport.lmtp_server import InboundListener
 
@@ -33,13 +42,22 @@ def deliver_envelope(envelope: Envelope) -> DeliveryOutcome:
     hundreds of messages a second was the listener's fourth-largest cost. A connection that broke in between fails
     one delivery with 451, and the sending server retries."""
     _check_connection()
+    client_ip = peer_address(envelope.peer)
     try:
+        mailbox = find_smtp_mailbox(envelope.rcpt_tos)
+        refusal = judge_before_accepting(envelope, mailbox, client_ip) if mailbox is not None else None
+        if mailbox is not None and refusal is not None:
+            kept = record_refusal(envelope, mailbox, client_ip, refusal)
+            log.info("refused a possible spoof from %s (kept as %s)", envelope.peer, kept.tracking_id)
+            return DeliveryOutcome.rejected(REFUSAL_TEXT, REFUSAL_CODE)
         result = receive_message(
             envelope.raw,
             source_kind="smtp",
+            mailbox=mailbox,
             envelope_from=envelope.mail_from,
             envelope_to=envelope.rcpt_tos,
-            client_ip=peer_address(envelope.peer),
+            client_ip=client_ip,
+            helo=envelope.helo,
         )
     except Exception as e:  # our fault: answer 451 and let the sender retry; nothing was acknowledged
         log.exception("could not commit a message from %s", envelope.peer)

@@ -17,6 +17,7 @@ from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime
 from typing import Final
 
+from postroom.mail.automation import AUTO_REPLIED, build_automatic_headers
 from postroom.mail.values import Address
 
 # Some MTAs and clients choke on very long References fields (Exchange truncates around 2,000 characters);
@@ -47,7 +48,9 @@ class OutgoingMail:
     html: str | None = None
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
-    automatic: bool = False
+    automatic: bool = False  # sent by Postroom on its own: RFC 3834 marked (auto-replied unless auto_submitted says)
+    auto_submitted: str = ""  # AUTO_REPLIED or AUTO_GENERATED (postroom.mail.automation) for automatic mail
+    loop_id: str = ""  # the installation id, written as our loop header on everything we send
     extra_headers: tuple[tuple[str, str], ...] = ()
     attachments: tuple[OutgoingAttachment, ...] = ()
 
@@ -100,10 +103,11 @@ def build_message(mail: OutgoingMail) -> bytes:
         message["In-Reply-To"] = f"<{mail.in_reply_to}>"
     if mail.references:
         message["References"] = " ".join(f"<{ref}>" for ref in mail.references)
-    if mail.automatic:
-        # RFC 3834 section 5: mark automatic replies so that other systems never answer them in a loop.
-        message["Auto-Submitted"] = "auto-replied"
-        message["X-Auto-Response-Suppress"] = "All"
+    # RFC 3834 section 5: mark automatic mail so that other systems never answer it in a loop; our loop header on
+    # everything, so that our own mail coming back is recognised (postroom.mail.automation).
+    auto_submitted = (mail.auto_submitted or AUTO_REPLIED) if mail.automatic else ""
+    for name, value in build_automatic_headers(auto_submitted, mail.loop_id):
+        message[name] = value
     for name, value in mail.extra_headers:
         message[name] = value
     message.set_content(mail.text)

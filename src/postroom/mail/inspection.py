@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import TextIO
 
 from postroom.mail.auth import summarise_offline_auth
+from postroom.mail.automation import detect_automation
 from postroom.mail.forwards import ForwardInfo, detect_forward
 from postroom.mail.parse import parse_message
 from postroom.mail.quotes import split_reply, split_reply_html
+from postroom.mail.reports import ReportKind, parse_report
 from postroom.mail.threads import extract_thread_signals, thread_record
 from postroom.mail.values import Address, ParsedMessage
 
@@ -37,6 +39,27 @@ def _forward_record(forward: ForwardInfo | None) -> dict[str, object] | None:
         "date": forward.date.isoformat() if forward.date is not None else forward.date_text,
         "subject": forward.subject,
         "text": forward.text,
+    }
+
+
+def _bounce_record(raw: bytes | None) -> dict[str, object] | None:
+    """A delivery failure or delay report's recipients (docs/architecture/bounces.md); null for any other mail."""
+    report = parse_report(raw) if raw is not None else None
+    if report is None or report.kind is not ReportKind.DSN or report.outcome not in ("failed", "delayed"):
+        return None
+    return {
+        "recipients": [
+            {
+                "address": r.recipient,
+                "status": r.status,
+                "reply_code": r.reply_code,
+                "reason": str(r.reason),
+                "hard": r.hard,
+            }
+            for r in report.recipients
+            if r.action in ("failed", "delayed")
+        ],
+        "original_message_id": report.original_message_ids[0] if report.original_message_ids else None,
     }
 
 
@@ -85,7 +108,9 @@ def build_inspect_record(
         "thread": thread_record(extract_thread_signals(parsed, ticket_prefix=ticket_prefix)),
         "reply": _reply_record(parsed),
         "forward": _forward_record(detect_forward(parsed)),
+        "automation": detect_automation(parsed).as_record(),
         "auth": summary.as_record() if summary is not None else None,
+        "bounce": _bounce_record(raw),
     }
 
 

@@ -42,6 +42,10 @@ _KEY_ID: Final = re.compile(r"[a-z0-9]{1,8}")
 _IN_MESSAGE_ID: Final = re.compile(rf"(?<![a-z0-9]){MARKER}-({_SIGNED_SHAPE})[.@]")
 # a sub-address after "+" (Postfix/Exim/Gmail/Microsoft 365) or "-" (qmail), or the whole local part
 _IN_LOCAL_PART: Final = re.compile(rf"(?:^|[+\-=.]){MARKER}-({_SIGNED_SHAPE})(?:$|[+=.])")
+# VERP (envelope sender) tokens: own marker and own HMAC purpose, so a bounce address is never a reply address
+BOUNCE_MARKER: Final = "rb"
+BOUNCE_PURPOSE: Final = b"postroom-bounce-v1|"
+_BOUNCE_IN_LOCAL_PART: Final = re.compile(rf"(?:^|[+\-=.]){BOUNCE_MARKER}-({_SIGNED_SHAPE})(?:$|[+=.])")
 _IN_TEXT: Final = re.compile(rf"\[{MARKER}:({_SIGNED_SHAPE})\]", re.IGNORECASE | re.ASCII)
 
 
@@ -96,8 +100,8 @@ def _read_varint(data: bytes, start: int) -> tuple[int, int] | None:
     return None
 
 
-def _tag(key: bytes, key_id: str, body: bytes) -> bytes:
-    message = DOMAIN_SEPARATION + key_id.encode("ascii") + b"|" + body
+def _tag(key: bytes, key_id: str, body: bytes, purpose: bytes = DOMAIN_SEPARATION) -> bytes:
+    message = purpose + key_id.encode("ascii") + b"|" + body
     return hmac.new(key, message, hashlib.sha256).digest()[:TAG_BYTES]
 
 
@@ -105,8 +109,11 @@ def _b32encode(data: bytes) -> str:
     return base64.b32encode(data).decode("ascii").rstrip("=").lower()
 
 
-def build_token(token: ThreadToken, key: bytes) -> str:
-    """The token text for `token`, signed with `key`; ValueError for ids out of range, a bad key id or short key."""
+def build_token(token: ThreadToken, key: bytes, purpose: bytes = DOMAIN_SEPARATION) -> str:
+    """The token text for `token`, signed with `key`; ValueError for ids out of range, a bad key id or short key.
+
+    `purpose` separates uses of the same key: a bounce token (BOUNCE_PURPOSE) never verifies as a reply token.
+    """
     if not _KEY_ID.fullmatch(token.key_id):
         raise ValueError(f"key id must be 1-8 lower-case letters or digits: {token.key_id!r}")
     if len(key) < MIN_KEY_BYTES:
@@ -115,10 +122,12 @@ def build_token(token: ThreadToken, key: bytes) -> str:
         if not 0 <= value <= MAX_ID:
             raise ValueError(f"{name} must be between 0 and {MAX_ID}: {value}")
     body = _varint(token.ticket_id) + _varint(token.message_id)
-    return f"{token.key_id}-{_b32encode(body + _tag(key, token.key_id, body))}"
+    return f"{token.key_id}-{_b32encode(body + _tag(key, token.key_id, body, purpose))}"
 
 
-def verify_token(text: str, keys: Mapping[str, bytes], retired: Collection[str] = ()) -> TokenCheck:
+def verify_token(
+    text: str, keys: Mapping[str, bytes], retired: Collection[str] = (), purpose: bytes = DOMAIN_SEPARATION
+) -> TokenCheck:
     """Check one token against the tenant's keys (key id -> secret); never raises.
 
     Keys being rotated out stay in `keys` until no reply can carry them; listing a key id in `retired` makes its
@@ -139,7 +148,7 @@ def verify_token(text: str, keys: Mapping[str, bytes], retired: Collection[str] 
     body, tag = data[:-TAG_BYTES], data[-TAG_BYTES:]
     # the last base32 character may carry unused bits: a changed unused bit is a changed token, not the same one
     canonical = _b32encode(data) == encoded
-    if not hmac.compare_digest(_tag(key, key_id, body), tag) or not canonical:
+    if not hmac.compare_digest(_tag(key, key_id, body, purpose), tag) or not canonical:
         return TokenCheck(TokenVerdict.FORGED, None, text)
     ticket = _read_varint(body, 0)
     message = _read_varint(body, ticket[1]) if ticket is not None else None
@@ -177,6 +186,32 @@ def build_reply_address(base_address: str, token_text: str) -> str:
     if len(tagged.encode("utf-8")) > MAX_LOCAL_PART_OCTETS:
         raise ValueError(f"the tagged local part would exceed {MAX_LOCAL_PART_OCTETS} octets: {tagged!r}")
     return f"{tagged}@{domain}"
+
+
+def build_bounce_address(base_address: str, token_text: str) -> str:
+    """The VERP return path (envelope sender) for one outbound message: `support@x.com` ->
+    `support+rb-<token>@x.com`, with a token made with BOUNCE_PURPOSE. Bounces come back to it (RFC 5321 section
+    4.5.5), so the address alone names the message they answer. ValueError past 64 octets of local part.
+    """
+    local, at, domain = base_address.rpartition("@")
+    if not at or not local or not domain or local.startswith('"'):
+        raise ValueError(f"need a plain local@domain address: {base_address!r}")
+    tagged = f"{local}+{BOUNCE_MARKER}-{_require_token(token_text)}"
+    if len(tagged.encode("utf-8")) > MAX_LOCAL_PART_OCTETS:
+        raise ValueError(f"the tagged local part would exceed {MAX_LOCAL_PART_OCTETS} octets: {tagged!r}")
+    return f"{tagged}@{domain}"
+
+
+def find_bounce_tokens(addresses: Iterable[str]) -> tuple[str, ...]:
+    """VERP token candidates in these addresses' local parts, lower case, each once; unverified (`verify_token`
+    with `purpose=BOUNCE_PURPOSE`)."""
+    found: list[str] = []
+    for address in addresses:
+        local = address.strip().strip("<>").rpartition("@")[0] or address.strip()
+        for candidate in _BOUNCE_IN_LOCAL_PART.findall(local.lower()):
+            if candidate not in found and len(found) < MAX_CANDIDATES:
+                found.append(candidate)
+    return tuple(found)
 
 
 def build_text_marker(token_text: str) -> str:

@@ -8,13 +8,19 @@
 | | the poller's poll_seconds (60), batch (50), idle (true), post_action (seen), move_to (docs: connectors.md) |
 | pop3 | host, port (995/110), tls, username, ca_file; the poller's poll_seconds (60), batch (50), post_action |
 | | (keep or delete; keep) |
-| graph | tenant_id, client_id, user |
-| ews | url (https://...), username |
+| graph | tenant_id, client_id, user; folders (["Inbox"]), poll_seconds, batch, post_action (read), move_to, |
+| | notification_url, send_via (smtp or graph), graph_url, login_url (docs: connector-graph.md) |
+| ews | url (https://.../EWS/Exchange.asmx), username, primary_smtp_address, impersonation (false), auth_type |
+| | (ntlm, basic or oauth; ntlm), ca_file, folders (["inbox"]), poll_seconds, batch, post_action, move_to |
+| | (docs: connector-ews.md) |
 | smtp, import | none: mail is pushed to the listener or imported from files |
 
 Any kind may add `outbound` (host, port, tls default starttls, username, auth_mechanism, ca_file: the submission
 server of postroom.outbound.relay) and `sent_copy` (host, port, tls, username, folder, ca_file: postroom.outbound
 .sent_copy). Passwords live in `Mailbox.secrets` (encrypted) under one name each (`SECRET_NAMES`), never here.
+Any kind may add `oauth` (provider, client_id, grant, tenant, scopes, mechanism, endpoint overrides:
+docs/architecture/oauth.md); it replaces the inbound password (and the SMTP one when `outbound.auth_mechanism` is
+xoauth2 or oauthbearer) with `oauth_client_secret` and the tokens the connector keeps.
 Unknown keys are refused, so a typo ("hots") is an error rather than a silently ignored setting.
 """
 
@@ -24,7 +30,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
+from urllib.parse import urlsplit
 
+from django.conf import settings as django_settings
+
+from postroom.mail.attachpolicy.values import ACTIONS, FAMILIES, STRIP
+from postroom.mail.automation import parse_rate_window
 from postroom.mail.transport.probe_values import PROBE_TLS_MODES, ProbeTls
 from postroom.mail.transport.smtp_values import AUTH_MECHANISMS, is_loopback_host
 from postroom.mail.transport.tlspin import PinFormatError, normalise_pin
@@ -49,7 +60,26 @@ IMAP_TOKEN_SECRET: Final = "imap_access_token"  # noqa: S105 (a key name) - XOAU
 OUTBOUND_SECRET: Final = "smtp_password"  # noqa: S105 (a key name, not a password)
 SENT_COPY_SECRET: Final = "imap_password"  # noqa: S105 (a key name, not a password)
 POP3_TOKEN_SECRET: Final = "pop3_access_token"  # noqa: S105 (a key name) - XOAUTH2 instead of the password
-SECRET_NAMES: Final = (*INBOUND_SECRET.values(), IMAP_TOKEN_SECRET, POP3_TOKEN_SECRET, OUTBOUND_SECRET)
+EWS_TOKEN_SECRET: Final = "ews_access_token"  # noqa: S105 (a key name) - a pasted bearer token for auth_type oauth
+EWS_AUTH_TYPES: Final = ("ntlm", "basic", "oauth")
+EWS_KEYS: Final = (
+    *("url", "username", "primary_smtp_address", "impersonation", "auth_type", "ca_file", "folders"),
+    *("poll_seconds", "batch", "post_action", "move_to"),
+)
+# OAuth (settings "oauth"; postroom.connectors.oauth): the client secret, and the tokens the connector keeps itself.
+OAUTH_CLIENT_SECRET: Final = "oauth_client_secret"  # noqa: S105 (a key name, not a secret)
+OAUTH_REFRESH_TOKEN: Final = "oauth_refresh_token"  # noqa: S105 (a key name, not a token)
+OAUTH_ACCESS_TOKEN: Final = "oauth_access_token"  # noqa: S105 (a key name, not a token)
+SECRET_NAMES: Final = (
+    *INBOUND_SECRET.values(),
+    IMAP_TOKEN_SECRET,
+    POP3_TOKEN_SECRET,
+    EWS_TOKEN_SECRET,
+    OUTBOUND_SECRET,
+    OAUTH_CLIENT_SECRET,
+    OAUTH_REFRESH_TOKEN,
+    OAUTH_ACCESS_TOKEN,
+)
 POST_ACTIONS: Final = ("keep", "seen", "move", "delete")  # what the poller does after the commit (connectors.md)
 POP3_POST_ACTIONS: Final = ("keep", "delete")  # POP3: leave on the server, or DELE after the commit
 MAX_POLL_SECONDS: Final = 24 * 3600
@@ -59,7 +89,14 @@ _HOST: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?\.?|\
 # sender_auth: what the screen stage does with a possible spoof (docs/architecture/sender-authentication.md)
 SENDER_AUTH_MODES: Final = ("off", "tag", "quarantine", "reject")
 DEFAULT_SENDER_AUTH: Final = "tag"
-_SHARED: Final = frozenset({"outbound", "sent_copy", "sender_auth"})
+# spam: the screen stage's spam check (docs/architecture/spam.md); an absent key takes the installation's default
+SPAM_SCANNERS: Final = ("off", "spamd", "rspamd", "headers")
+SPAM_THRESHOLDS: Final = ("tag", "quarantine", "drop")
+_SPAM_KEYS: Final = frozenset({"scanner", *SPAM_THRESHOLDS})
+MAX_SPAM_SCORE: Final = 100000.0  # GTUBE scores 1000 in SpamAssassin; anything beyond this is a typo
+_SHARED: Final = frozenset({"outbound", "sent_copy", "sender_auth", "spam", "attachments", "automation"})
+# automation: the automation screen's per-mailbox options (docs/architecture/automatic-mail.md)
+_AUTOMATION_KEYS: Final = frozenset({"hold_auto_replies", "sender_rate_limit"})
 _INBOUND_KEYS: Final[dict[str, frozenset[str]]] = {
     ConnectorKind.IMAP: frozenset(
         {
@@ -75,13 +112,17 @@ _INBOUND_KEYS: Final[dict[str, frozenset[str]]] = {
             "post_action",
             "move_to",
             "pin_sha256",
+            "proxy",
         }
     ),
     ConnectorKind.POP3: frozenset(
-        {"host", "port", "tls", "username", "ca_file", "pin_sha256", "poll_seconds", "batch", "post_action"}
+        {"host", "port", "tls", "username", "ca_file", "pin_sha256", "proxy", "poll_seconds", "batch", "post_action"}
     ),
-    ConnectorKind.GRAPH: frozenset({"tenant_id", "client_id", "user"}),
-    ConnectorKind.EWS: frozenset({"url", "username"}),
+    ConnectorKind.GRAPH: frozenset(  # postroom.connectors.graph_conf reads them (docs/architecture/connector-graph.md)
+        {"tenant_id", "client_id", "user", "folders", "poll_seconds", "batch", "post_action", "move_to"}
+        | {"notification_url", "send_via", "graph_url", "login_url", "proxy"}
+    ),
+    ConnectorKind.EWS: frozenset(EWS_KEYS),
     ConnectorKind.SMTP: frozenset(),
     ConnectorKind.IMPORT: frozenset(),
 }
@@ -108,6 +149,7 @@ class ServerSettings:
     folder: str = ""  # Sent copy: the folder appended to
     auth_mechanism: str = "auto"  # SMTP
     pins: tuple[str, ...] = ()  # public-key pins (mail/transport/tlspin.py); IMAP and POP3 inbound
+    proxy: str = ""  # the name of an operator's proxy (POSTROOM_PROXIES); IMAP and POP3 inbound
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +248,14 @@ class _Section:
             self.fail("pin_sha256", str(e))
             return ()
 
+    def proxy(self) -> str:
+        """The name of one of the operator's proxies (POSTROOM_PROXIES), or "" for a direct connection."""
+        name = self.text("proxy", max_length=100)
+        known = {proxy.name for proxy in django_settings.POSTROOM.proxies}
+        if name and name not in known:
+            self.fail("proxy", f"no proxy named {name}; known: {', '.join(sorted(known)) or 'none (POSTROOM_PROXIES)'}")
+        return name
+
     def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
         value = self.values.get(key, default) or default
         if value not in choices:
@@ -228,9 +278,18 @@ def parse_mailbox_settings(kind: str, raw: object) -> MailboxSettings:
     errors: Errors = {}
     if kind not in ConnectorKind.values:
         raise SettingsInvalidError({"kind": [f"must be one of {', '.join(ConnectorKind.values)}"]})
-    section = _Section(raw, "settings", _INBOUND_KEYS[kind] | _SHARED, errors)
+    section = _Section(raw, "settings", _INBOUND_KEYS[kind] | _SHARED | {"oauth"}, errors)
     inbound = _parse_inbound(kind, section)
     section.choice("sender_auth", SENDER_AUTH_MODES, DEFAULT_SENDER_AUTH)
+    oauth_grant = None
+    if section.values.get("oauth") is not None:
+        oauth_grant = _check_oauth(_Section(section.values["oauth"], "settings.oauth", _OAUTH_KEYS, errors))
+    if section.values.get("spam") is not None:
+        _check_spam(_Section(section.values["spam"], "settings.spam", _SPAM_KEYS, errors))
+    if section.values.get("automation") is not None:
+        _check_automation(_Section(section.values["automation"], "settings.automation", _AUTOMATION_KEYS, errors))
+    if section.values.get("attachments") is not None:
+        _check_attachments(_Section(section.values["attachments"], "settings.attachments", _ATTACHMENT_KEYS, errors))
     outbound = sent_copy = None
     if section.values.get("outbound") is not None:
         outbound = _parse_outbound(_Section(section.values["outbound"], "settings.outbound", _OUTBOUND_KEYS, errors))
@@ -241,7 +300,29 @@ def parse_mailbox_settings(kind: str, raw: object) -> MailboxSettings:
     names = [INBOUND_SECRET[ConnectorKind(kind)]] if kind in INBOUND_SECRET else []
     names += [OUTBOUND_SECRET] if outbound else []
     names += [SENT_COPY_SECRET] if sent_copy else []
+    if oauth_grant is not None:  # OAuth replaces the inbound password, and the SMTP one when AUTH uses the token
+        oauth_smtp = outbound is not None and outbound.auth_mechanism in OAUTH_MECHANISMS
+        dropped = {INBOUND_SECRET.get(ConnectorKind(kind)), *([OUTBOUND_SECRET] if oauth_smtp else [])}
+        names = [name for name in names if name not in dropped or (name == SENT_COPY_SECRET and sent_copy)]
+        names += [OAUTH_CLIENT_SECRET] + ([OAUTH_REFRESH_TOKEN] if oauth_grant == "authorization_code" else [])
     return MailboxSettings(kind, inbound, outbound, sent_copy, tuple(dict.fromkeys(names)))
+
+
+# attachments: the mailbox's attachment policy over the installation's (docs/architecture/attachment-policy.md)
+_ATTACHMENT_KEYS: Final = frozenset({"max_bytes", "max_count", "blocked", "action"})
+MAX_ATTACHMENT_BYTES: Final = 1 << 40  # a sanity bound; the message size limit is lower anyway
+MAX_ATTACHMENT_COUNT: Final = 500  # the parser's own part limit (postroom.mail.values.Limits.max_parts)
+
+
+def _check_attachments(section: _Section) -> None:
+    section.number("max_bytes", 1, MAX_ATTACHMENT_BYTES)
+    section.number("max_count", 1, MAX_ATTACHMENT_COUNT)
+    section.choice("action", ACTIONS, STRIP)
+    blocked = section.values.get("blocked")
+    if blocked is not None and (
+        not isinstance(blocked, list) or not all(isinstance(item, str) and item in FAMILIES for item in blocked)
+    ):
+        section.fail("blocked", f"must be a list of type families ({', '.join(FAMILIES)})")
 
 
 def _parse_inbound(kind: str, section: _Section) -> ServerSettings | None:
@@ -249,11 +330,14 @@ def _parse_inbound(kind: str, section: _Section) -> ServerSettings | None:
         if kind == ConnectorKind.GRAPH:
             for key in ("tenant_id", "client_id", "user"):
                 section.text(key, required=True)
+            section.proxy()
+            _check_graph_settings(section)
         else:
             url = section.text("url", required=True, max_length=2000)
             if url and not url.lower().startswith("https://"):
                 section.fail("url", "must be an https:// address (EWS without TLS is refused)")
             section.text("username", required=True)
+            _check_ews_settings(section)
         return None
     if kind not in {ConnectorKind.IMAP, ConnectorKind.POP3}:
         return None
@@ -272,6 +356,7 @@ def _parse_inbound(kind: str, section: _Section) -> ServerSettings | None:
         ca_file=section.ca_file(),
         folders=section.text_list("folders", ("INBOX",)) if kind == ConnectorKind.IMAP else (),
         pins=section.pins(),
+        proxy=section.proxy(),
     )
 
 
@@ -286,11 +371,119 @@ def _check_poller_settings(section: _Section) -> None:
         section.fail("move_to", "post_action move needs the folder to move to")
 
 
+def _check_ews_settings(section: _Section) -> None:
+    """The EWS connector's settings beside url and username (postroom.connectors.ews_conf reads them)."""
+    address = section.text("primary_smtp_address")
+    if address and "@" not in address:
+        section.fail("primary_smtp_address", "must be the email address of the mailbox read")
+    section.flag("impersonation")
+    section.choice("auth_type", EWS_AUTH_TYPES, "ntlm")
+    section.ca_file()
+    folders = section.text_list("folders", ("inbox",))
+    section.number("poll_seconds", 1, MAX_POLL_SECONDS)
+    section.number("batch", 1, 512)  # SyncFolderItems MaxChangesReturned
+    action = section.choice("post_action", POST_ACTIONS, "seen")
+    move_to = section.text("move_to", max_length=1000)
+    if action == "move" and not move_to:
+        section.fail("move_to", "post_action move needs the folder to move to (such as inbox/Done)")
+    if move_to and move_to.strip("/").lower() in {folder.strip("/").lower() for folder in folders}:
+        section.fail("move_to", "must not be one of the folders read")
+
+
+def _check_graph_settings(section: _Section) -> None:
+    """The Graph connector's settings (postroom.connectors.graph_conf checks the URLs' hosts when it connects)."""
+    section.text_list("folders", ("Inbox",))
+    section.number("poll_seconds", 1, MAX_POLL_SECONDS)
+    section.number("batch", 1, MAX_BATCH)
+    action = section.choice("post_action", ("keep", "read", "move"), "read")
+    if action == "move" and not section.text("move_to", max_length=1000):
+        section.fail("move_to", "post_action move needs the folder to move to")
+    section.choice("send_via", ("smtp", "graph"), "smtp")
+    for key in ("notification_url", "graph_url", "login_url"):
+        url = section.text(key, max_length=2000)
+        if url and not url.lower().startswith("https://") and not is_loopback_host(urlsplit(url).hostname or ""):
+            section.fail(key, "must be an https:// address")
+
+
 def _check_pop3_poller_settings(section: _Section) -> None:
     """The POP3 poller's settings (postroom.connectors.pop3_conf): no folders, flags or push, so keep or delete."""
     section.number("poll_seconds", 1, MAX_POLL_SECONDS)
     section.number("batch", 1, MAX_BATCH)
     section.choice("post_action", POP3_POST_ACTIONS, "keep")
+
+
+def _check_automation(section: _Section) -> None:
+    """`{"hold_auto_replies": true, "sender_rate_limit": "20/120m"}`: both optional; `off` lifts the rate window."""
+    section.flag("hold_auto_replies")
+    raw = section.values.get("sender_rate_limit")
+    if raw is None:
+        return
+    if not isinstance(raw, str):
+        section.fail("sender_rate_limit", "must be text such as 20/120m")
+        return
+    try:
+        parse_rate_window(raw)
+    except ValueError as e:
+        section.fail("sender_rate_limit", f"{e} (or off)")
+
+
+def _check_spam(section: _Section) -> None:
+    """`{"scanner": "spamd", "tag": 5.0, "quarantine": 8.0, "drop": null}`: each key optional; the thresholds are
+    scores on the scanner's scale, tag <= quarantine <= drop, and drop null (or absent) never drops."""
+    scanner = section.values.get("scanner")
+    if scanner is not None and scanner not in SPAM_SCANNERS:
+        section.fail("scanner", f"must be one of {', '.join(SPAM_SCANNERS)}")
+    scores: list[float] = []
+    for key in SPAM_THRESHOLDS:
+        value = section.values.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            section.fail(key, "must be a number (a spam score)")
+        elif not -MAX_SPAM_SCORE <= value <= MAX_SPAM_SCORE:
+            section.fail(key, f"must be between {-MAX_SPAM_SCORE:g} and {MAX_SPAM_SCORE:g}")
+        else:
+            scores.append(float(value))
+            if scores != sorted(scores):
+                section.fail(key, "must not be lower than the thresholds before it (tag, quarantine, drop)")
+
+
+# postroom.connectors.oauth.config reads these (docs/architecture/oauth.md has the table).
+OAUTH_PROVIDERS: Final = ("microsoft", "google", "oidc")
+OAUTH_GRANTS: Final = ("authorization_code", "client_credentials")
+OAUTH_MECHANISMS: Final = ("xoauth2", "oauthbearer")
+_OAUTH_KEYS: Final = frozenset(
+    {"provider", "client_id", "grant", "tenant", "scopes", "mechanism", "authorize_url", "token_url"}
+    | {"discovery_url", "issuer", "redirect_uri", "ca_file"}
+)
+
+
+def _check_oauth(section: _Section) -> str:
+    """The `oauth` object; the grant it uses."""
+    provider = section.choice("provider", OAUTH_PROVIDERS, "")
+    if "provider" not in section.values:
+        section.fail("provider", "is required")
+    section.text("client_id", required=True, max_length=500)
+    grant = section.choice("grant", OAUTH_GRANTS, "authorization_code")
+    if provider == "google" and grant == "client_credentials":
+        section.fail("grant", "Google has no client-credentials grant for mail: use authorization_code")
+    tenant = section.text("tenant", max_length=200)
+    if provider == "microsoft" and grant == "client_credentials" and tenant in {"", "common", "organizations"}:
+        section.fail("tenant", "client_credentials needs the directory (tenant id or domain)")
+    scopes = section.values.get("scopes")
+    if scopes is not None and not isinstance(scopes, str):
+        section.text_list("scopes", ())
+    section.choice("mechanism", OAUTH_MECHANISMS, "xoauth2")
+    for key in ("authorize_url", "token_url", "discovery_url", "issuer", "redirect_uri"):
+        url = section.text(key, max_length=2000)
+        host = urlsplit(url).hostname or ""
+        if url and not (url.startswith("https://") or (url.startswith("http://") and is_loopback_host(host))):
+            section.fail(key, "must be an https:// address (http:// only to this machine, for tests)")
+    has_endpoint = any(section.values.get(key) for key in ("token_url", "discovery_url", "issuer"))
+    if provider == "oidc" and not has_endpoint:
+        section.fail("issuer", "provider oidc needs issuer, discovery_url or token_url")
+    section.ca_file()
+    return grant
 
 
 _OUTBOUND_KEYS: Final = frozenset({"host", "port", "tls", "username", "auth_mechanism", "ca_file"})

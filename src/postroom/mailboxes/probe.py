@@ -78,15 +78,21 @@ class MailboxTestResult:
         }
 
 
-def build_probe_targets(parsed: MailboxSettings, secrets: Mapping[str, object]) -> list[ProbeTarget]:
-    """The servers to test for these settings, with the passwords they use."""
+def build_probe_targets(
+    parsed: MailboxSettings, secrets: Mapping[str, object], inbound_token: str = ""
+) -> list[ProbeTarget]:
+    """The servers to test for these settings, with the passwords they use; `inbound_token` is the OAuth access
+    token an IMAP mailbox signs in with (postroom.connectors.mailbox_test fetches it)."""
     targets: list[ProbeTarget] = []
     if parsed.inbound is not None:
         kind = ConnectorKind(parsed.kind)
         protocol = ProbeProtocol.IMAP if kind == ConnectorKind.IMAP else ProbeProtocol.POP3
         inbound = _target("inbound", protocol, parsed.inbound, secrets.get(INBOUND_SECRET[kind]))
         if protocol is ProbeProtocol.IMAP:
-            inbound = dataclasses.replace(inbound, access_token=str(secrets.get(IMAP_TOKEN_SECRET) or ""))
+            token = inbound_token or str(secrets.get(IMAP_TOKEN_SECRET) or "")
+            inbound = dataclasses.replace(
+                inbound, access_token=token, password="" if inbound_token else inbound.password
+            )
         targets.append(inbound)
     if parsed.outbound is not None:
         targets.append(_target("outbound", ProbeProtocol.SMTP, parsed.outbound, secrets.get(OUTBOUND_SECRET)))
@@ -116,11 +122,17 @@ def _target(
         folders=server.folders if folders is None else folders,
         auth_mechanism=server.auth_mechanism,
         pins=server.pins,
+        proxy=next((proxy for proxy in settings.POSTROOM.proxies if proxy.name == server.proxy), None),
     )
 
 
-def probe_mailbox(mailbox: Mailbox, *, record: bool = True) -> MailboxTestResult:
-    """Test every server the mailbox uses and (with `record`) keep the result on it as its last test."""
+def probe_mailbox(
+    mailbox: Mailbox, *, record: bool = True, inbound_token: str = "", sign_in_error: str = ""
+) -> MailboxTestResult:
+    """Test every server the mailbox uses and (with `record`) keep the result on it as its last test.
+
+    `inbound_token` / `sign_in_error`: the OAuth access token its reader signs in with, or why none could be had.
+    """
     now = timezone.now()
     secrets = mailbox.secrets if isinstance(mailbox.secrets, Mapping) else {}
     try:
@@ -128,16 +140,7 @@ def probe_mailbox(mailbox: Mailbox, *, record: bool = True) -> MailboxTestResult
     except SettingsInvalidError as e:
         result = MailboxTestResult(mailbox.pk, now, (), (), settings_error=f"the settings are invalid: {e}")
     else:
-        allow_private = settings.POSTROOM.allow_private_hosts
-        reports = tuple(
-            probe_server(target, allow_private=allow_private) for target in build_probe_targets(parsed, secrets)
-        )
-        notes: tuple[str, ...] = ()
-        if mailbox.kind in _NOTHING_TO_TEST:
-            notes += (_NOTHING_TO_TEST[ConnectorKind(mailbox.kind)],)
-        if parsed.outbound is None:
-            notes += ("no outbound server of its own: replies go through POSTROOM_OUTBOUND_SMTP_URL",)
-        result = MailboxTestResult(mailbox.pk, now, reports, notes)
+        result = _probe_servers(mailbox, parsed, secrets, now, inbound_token=inbound_token, sign_in_error=sign_in_error)
     log.info("mailbox %s connection test: %s", mailbox.pk, "ok" if result.ok else "failed")
     if record:
         Mailbox.objects.filter(pk=mailbox.pk).update(
@@ -145,3 +148,27 @@ def probe_mailbox(mailbox: Mailbox, *, record: bool = True) -> MailboxTestResult
         )
         mailbox.last_test_at, mailbox.last_test_ok, mailbox.last_test_report = now, result.ok, result.as_json()
     return result
+
+
+def _probe_servers(
+    mailbox: Mailbox,
+    parsed: MailboxSettings,
+    secrets: Mapping[str, object],
+    now: dt.datetime,
+    *,
+    inbound_token: str,
+    sign_in_error: str,
+) -> MailboxTestResult:
+    if sign_in_error:  # no token to sign in with: nothing would pass the login
+        return MailboxTestResult(mailbox.pk, now, (), (), settings_error=sign_in_error)
+    allow_private = settings.POSTROOM.allow_private_hosts
+    reports = tuple(
+        probe_server(target, allow_private=allow_private)
+        for target in build_probe_targets(parsed, secrets, inbound_token)
+    )
+    notes: tuple[str, ...] = ()
+    if mailbox.kind in _NOTHING_TO_TEST:
+        notes += (_NOTHING_TO_TEST[ConnectorKind(mailbox.kind)],)
+    if parsed.outbound is None:
+        notes += ("no outbound server of its own: replies go through POSTROOM_OUTBOUND_SMTP_URL",)
+    return MailboxTestResult(mailbox.pk, now, reports, notes)

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.conf import settings
 
-from postroom.mail.transport.smtp import SmtpPool, SmtpSettings, TlsMode
+from postroom.mail.transport.smtp import SmtpPool, SmtpSettings, TlsMode, TokenProvider
 from postroom.mailboxes.models import Mailbox
 from postroom.tenants.models import Tenant
 
@@ -48,7 +48,7 @@ def _mailbox_settings(mailbox: Mailbox) -> SmtpSettings | None:
     if not outbound:
         return None
     tls = TlsMode(outbound.get("tls", TlsMode.STARTTLS))
-    return SmtpSettings(
+    smtp = SmtpSettings(
         host=str(outbound["host"]),
         port=int(outbound.get("port") or _DEFAULT_PORT[tls]),
         tls=tls,
@@ -57,6 +57,15 @@ def _mailbox_settings(mailbox: Mailbox) -> SmtpSettings | None:
         auth_mechanism=outbound.get("auth_mechanism", "auto"),
         ca_file=outbound.get("ca_file"),
     )
+    if smtp.auth_mechanism in {"xoauth2", "oauthbearer"}:
+        # The mailbox's OAuth tokens (docs/architecture/oauth.md); a layering exception declared in pyproject.toml.
+        from postroom.connectors.oauth.smtp import find_smtp_token_provider
+
+        provider = find_smtp_token_provider(mailbox)
+        if provider is not None:
+            with _pools_lock:
+                _token_providers.setdefault(smtp, provider)
+    return smtp
 
 
 def find_relay_settings(tenant: Tenant, from_address: str) -> SmtpSettings:
@@ -75,6 +84,7 @@ def find_relay_settings(tenant: Tenant, from_address: str) -> SmtpSettings:
 
 
 _pools: dict[SmtpSettings, SmtpPool] = {}
+_token_providers: dict[SmtpSettings, TokenProvider] = {}  # OAuth mailboxes' settings -> their tokens
 _pools_lock = threading.Lock()
 
 
@@ -82,7 +92,7 @@ def get_pool(smtp: SmtpSettings) -> SmtpPool:
     with _pools_lock:
         pool = _pools.get(smtp)
         if pool is None:
-            pool = _pools[smtp] = SmtpPool(smtp, size=POOL_SIZE)
+            pool = _pools[smtp] = SmtpPool(smtp, size=POOL_SIZE, token_provider=_token_providers.get(smtp))
         return pool
 
 
@@ -91,3 +101,4 @@ def close_pools() -> None:
         for pool in _pools.values():
             pool.close()
         _pools.clear()
+        _token_providers.clear()

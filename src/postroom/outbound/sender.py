@@ -11,16 +11,20 @@ import datetime as dt
 import logging
 from typing import Final
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from postroom.core.blobs import BlobNotFoundError, get_blob_store
 from postroom.core.dispatch import send_task
+from postroom.mail.tokens import BOUNCE_PURPOSE, ThreadToken, build_bounce_address, build_token
 from postroom.mail.transport.smtp import SendResult, SendStatus, next_retry_delay
+from postroom.outbound.graph_send import find_graph_sending_mailbox, send_with_graph
 from postroom.outbound.models import Delivery, DeliveryEvent, DeliveryStatus, EventKind
 from postroom.outbound.relay import RelayNotConfiguredError, find_relay_settings, get_pool
 from postroom.outbound.sent_copy import copy_to_sent
 from postroom.outbound.services import SEND_TASK
+from postroom.tenants.keys import get_key_ring
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +54,27 @@ def _attempt(row: Delivery) -> SendResult:
         raw = get_blob_store().get(row.raw_sha256)
     except BlobNotFoundError:
         return SendResult(SendStatus.FAILED, None, "the message's stored bytes are missing", {})
+    graph_mailbox = find_graph_sending_mailbox(row.tenant, row.envelope_from)
+    if graph_mailbox is not None:  # `"send_via": "graph"` (docs/architecture/connector-graph.md)
+        return send_with_graph(graph_mailbox, list(row.recipients), raw)
     try:
         smtp = find_relay_settings(row.tenant, row.envelope_from)
     except RelayNotConfiguredError as e:
         return SendResult(SendStatus.DEFERRED, None, str(e), {})
-    return get_pool(smtp).send(row.envelope_from, list(row.recipients), raw)
+    return get_pool(smtp).send(build_envelope_sender(row), list(row.recipients), raw)
+
+
+def build_envelope_sender(row: Delivery) -> str:
+    """The VERP return path for this delivery (`support+rb-<token>@...`, docs/architecture/bounces.md): a bounce
+    comes back to it and names the message it answers; the plain sender when the tagged local part is too long."""
+    if not settings.POSTROOM.verp:  # a relay that refuses tagged envelope senders: bounces link by Message-ID only
+        return row.envelope_from
+    ring = get_key_ring(row.tenant)
+    message = ThreadToken(row.message.ticket_id, row.message_id, ring.signing_key_id)
+    try:
+        return build_bounce_address(row.envelope_from, build_token(message, ring.signing_key, BOUNCE_PURPOSE))
+    except ValueError:
+        return row.envelope_from
 
 
 def _record(row: Delivery, result: SendResult, now: dt.datetime) -> None:

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from postroom.core.blobs import get_blob_store
 from postroom.core.dispatch import enqueue_on_commit
+from postroom.mail.automation import AUTO_REPLIED
 from postroom.mail.compose import (
     OutgoingAttachment,
     OutgoingMail,
@@ -174,6 +175,7 @@ class _Outgoing:
     extra_headers: tuple[tuple[str, str], ...] = ()
     attachments: tuple[OutgoingAttachment, ...] = ()
     parts: tuple[ParsedAttachment, ...] = ()  # the attachments described, their blobs already written
+    auto_submitted: str = AUTO_REPLIED  # with automatic: RFC 3834's auto-replied or auto-generated
 
 
 def _tokenized_reply_to(sender: Address, token: str) -> Address | None:
@@ -223,6 +225,8 @@ def _queue_outbound(ticket: Ticket, user: User | None, outgoing: _Outgoing) -> M
         references=build_references(parent.references if parent else (), parent.message_id if parent else None),
         date=now,
         automatic=outgoing.automatic,
+        auto_submitted=outgoing.auto_submitted if outgoing.automatic else "",
+        loop_id=get_loop_id(),
         extra_headers=outgoing.extra_headers,
         attachments=outgoing.attachments,
     )
@@ -235,6 +239,8 @@ def _queue_outbound(ticket: Ticket, user: User | None, outgoing: _Outgoing) -> M
     message.references = list(mail.references)
     message.raw_sha256 = raw_sha256
     message.headers = [["To", ", ".join(a.address for a in mail.to)], ["Cc", ", ".join(a.address for a in mail.cc)]]
+    if mail.automatic:  # the inbound screen tells an answer to our automatic reply by it (postroom.inbound.screens)
+        message.headers.append(["Auto-Submitted", mail.auto_submitted or AUTO_REPLIED])
     message.save(update_fields=["text", "html", "message_id", "in_reply_to", "references", "raw_sha256", "headers"])
     add_attachment_rows(message, outgoing.parts)
     delivery = Delivery.objects.create(
@@ -311,9 +317,18 @@ def add_note(ticket_id: int, user: User, text: str, attachments: tuple[OutgoingA
         return note
 
 
-def send_notice(ticket: Ticket, to: Address, subject: str, body: str) -> Message:
-    """An automatic message (RFC 3834 Auto-Submitted: auto-replied), e.g. "this ticket is closed"; caller's txn."""
-    return _queue_outbound(ticket, None, _Outgoing((to,), (), subject, body, automatic=True))
+def send_notice(ticket: Ticket, to: Address, subject: str, body: str, *, auto_submitted: str = AUTO_REPLIED) -> Message:
+    """An automatic message, RFC 3834 marked: auto-replied when it answers a message ("this ticket is closed"),
+    auto-generated when it answers none (a mailbox alert); caller's transaction."""
+    outgoing = _Outgoing((to,), (), subject, body, automatic=True, auto_submitted=auto_submitted)
+    return _queue_outbound(ticket, None, outgoing)
+
+
+def get_loop_id() -> str:
+    """The value of our loop header (postroom.mail.automation.LOOP_HEADER) on everything this installation sends."""
+    from django.conf import settings
+
+    return str(settings.POSTROOM.installation_id)
 
 
 def _after_agent_message(ticket: Ticket, at: dt.datetime, status: str) -> None:

@@ -11,7 +11,8 @@ Postroom's ticket outbox (`postroom.outbound`) is not used: each of its rows bel
 agents see on the timeline, and its raw bytes stay in the blob store; a sign-in link must be neither.
 
 The mail is automatic: `Auto-Submitted: auto-generated` (RFC 3834 section 5: it answers no message, so not
-`auto-replied`) and `X-Auto-Response-Suppress: All` (Exchange's switch for out-of-office replies).
+`auto-replied`), `X-Auto-Response-Suppress: All` (Exchange's switch for out-of-office replies) and our loop header
+(docs/architecture/automatic-mail.md).
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from postroom.core.dispatch import enqueue_on_commit, send_task
+from postroom.mail.automation import AUTO_GENERATED
 from postroom.mail.compose import OutgoingMail, build_message
 from postroom.mail.transport.smtp import SendResult, SendStatus, next_retry_delay
 from postroom.mail.values import Address
 from postroom.outbound.relay import RelayNotConfiguredError, find_relay_settings, get_pool
-from postroom.outbound.services import find_from_address
+from postroom.outbound.services import find_from_address, get_loop_id
 from postroom.portal.conf import get_portal_settings
 from postroom.portal.links import issue_link, purge_old_links
 from postroom.portal.models import SignInRequest, SignInRequestStatus
@@ -46,7 +48,6 @@ KEEP_EXPIRED_LINKS: Final = dt.timedelta(days=1)  # spent and expired link rows 
 # Someone is waiting on the sign-in page: retry soon and often (the ticket outbox starts at 60 s, caps at an hour).
 RETRY_BASE_SECONDS: Final = 15.0
 RETRY_CAP_SECONDS: Final = 120.0
-AUTOMATIC_HEADERS: Final = (("Auto-Submitted", "auto-generated"), ("X-Auto-Response-Suppress", "All"))
 
 SIGN_IN_SUBJECT: Final = "Your sign-in link"
 SIGN_IN_BODY: Final = (
@@ -106,7 +107,9 @@ def build_sign_in_mail(*, sender: Address, to: Address, link: str, minutes: int,
         text=SIGN_IN_BODY.format(team=sender.name or sender.address, minutes=minutes, link=link),
         message_id=f"signin.{secrets.token_hex(12)}@{domain}",
         date=now,
-        extra_headers=AUTOMATIC_HEADERS,
+        automatic=True,
+        auto_submitted=AUTO_GENERATED,
+        loop_id=get_loop_id(),
     )
     return build_message(mail)
 

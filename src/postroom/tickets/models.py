@@ -180,6 +180,11 @@ class Message(TenantOwnedModel):
     subject = models.CharField(max_length=998, blank=True)
     text = models.TextField(blank=True)
     html = models.TextField(null=True, blank=True)
+    safe_html = models.TextField(
+        null=True,
+        blank=True,
+        help_text="The HTML sanitised at ingest (postroom.mail.sanitise): no remote content, no tracking pixels.",
+    )
     headers = models.JSONField(default=list, blank=True, help_text="[[name, value], ...] as received.")
     message_id = models.CharField(max_length=998, blank=True)
     in_reply_to = models.JSONField(default=list, blank=True)

@@ -76,16 +76,22 @@ def upsert_contact(tenant: Tenant, address: Address) -> Contact:
     return contact
 
 
-def upsert_contacts(tenant: Tenant, addresses: Sequence[Address]) -> list[Contact]:
+def upsert_contacts(tenant: Tenant, addresses: Sequence[Address], *, writer: Address | None = None) -> list[Contact]:
     """The contacts for these addresses, in the same order; one per address key.
 
     Written in one order (sorted by key) in every transaction: a new contact's row is locked until its inserter
-    commits, and two workers inserting the same two new contacts in opposite orders would deadlock."""
+    commits, and two workers inserting the same two new contacts in opposite orders would deadlock.
+    `writer` wrote the message: mail from an address proves it works, so its undeliverable mark (a hard bounce,
+    issue #6) is cleared."""
     by_key: dict[str, Contact] = {}
+    writer_key = build_email_key(writer.address) if writer is not None else None
     for address in sorted(addresses, key=lambda a: build_email_key(a.address)):
         key = build_email_key(address.address)
         if key not in by_key:
             by_key[key] = upsert_contact(tenant, address)
+            if key == writer_key and by_key[key].undeliverable_until is not None:
+                by_key[key].undeliverable_until, by_key[key].undeliverable_reason = None, ""
+                update_row(by_key[key], ["undeliverable_until", "undeliverable_reason"])
     return [by_key[build_email_key(address.address)] for address in addresses]
 
 
@@ -180,6 +186,7 @@ class InboundContent:
     internal: bool = False  # stored as an internal note (a stranger's follow-up, a reply to a notification)
     possible_spoof: bool = False  # sender authentication's flag (postroom.inbound.sender_auth)
     auth_evidence: tuple[str, ...] = ()  # its evidence lines, shown to agents
+    safe_html: str | None = None  # the sanitised copy of `html` stored beside it (postroom.mail.sanitise)
 
 
 def add_inbound_message(*, ticket: Ticket, author: Contact, content: InboundContent) -> Message:
@@ -191,6 +198,7 @@ def add_inbound_message(*, ticket: Ticket, author: Contact, content: InboundCont
         subject=content.subject[:998],
         text=content.text,
         html=content.html,
+        safe_html=content.safe_html,
         headers=content.headers,
         message_id=content.message_id[:998],
         in_reply_to=content.in_reply_to,

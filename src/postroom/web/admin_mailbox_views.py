@@ -11,11 +11,11 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
 from postroom.accounts.admin_access import can_change_admin, get_acting_tenant, scope_to_tenant
-from postroom.inbound.mailbox_health import get_mailbox_health
+from postroom.connectors.health_report import get_full_health
+from postroom.connectors.mailbox_test import run_connection_test
 from postroom.inbound.mailbox_removal import MailboxInUseError, delete_mailbox
 from postroom.mailboxes.connector_settings import describe_secrets, find_secret_names
 from postroom.mailboxes.models import Mailbox
-from postroom.mailboxes.probe import probe_mailbox
 from postroom.mailboxes.services import save_mailbox
 from postroom.web.admin_forms import add_service_errors
 from postroom.web.admin_mailbox_form import MailboxForm, build_initial, error_aliases
@@ -29,7 +29,7 @@ def _mailboxes(request: HttpRequest) -> Any:
 @admin_page
 def mailbox_list(request: HttpRequest) -> HttpResponse:
     require_reader(request)
-    rows = [(mailbox, get_mailbox_health(mailbox)) for mailbox in _mailboxes(request).order_by("name")]
+    rows = [(mailbox, get_full_health(mailbox)) for mailbox in _mailboxes(request).order_by("name")]
     return render_admin(request, "admin_mailbox_list.html", {"rows": rows, "section": "mailboxes"})
 
 
@@ -74,7 +74,7 @@ def _mailbox_page(request: HttpRequest, mailbox: Mailbox, *, creating: bool, ref
         "mailbox": stored or mailbox,
         "creating": creating,
         "secrets": describe_secrets(find_secret_names(stored.kind, stored.settings), stored.secrets) if stored else {},
-        "health": get_mailbox_health(stored) if stored else None,
+        "health": get_full_health(stored) if stored else None,
         "report": stored.last_test_report if stored and stored.last_test_at else None,
         "refusal": refusal,
         "section": "mailboxes",
@@ -100,7 +100,7 @@ def mailbox_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def mailbox_test(request: HttpRequest, pk: int) -> HttpResponse:
     """Run the connection test now; the mailbox page shows its report (kept as the mailbox's last test)."""
     require_admin(request)
-    probe_mailbox(get_object_or_404(_mailboxes(request), pk=pk))
+    run_connection_test(get_object_or_404(_mailboxes(request), pk=pk))
     return redirect("admin-mailbox-edit", pk=pk)
 
 

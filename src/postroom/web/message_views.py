@@ -80,7 +80,10 @@ def message_html(request: HttpRequest, pk: int) -> HttpResponse:
         )
         for attachment in queries.find_inline_images(message)
     }
-    sanitised = sanitise_message_html(message.html, inline_images=inline_images, allow_remote=allow_remote)
+    # The copy sanitised at ingest when there is one (no remote content, no trackers; this pass only resolves its
+    # cid: images); the original for the remote opt-in and for messages stored before ingest sanitised.
+    source = message.safe_html if message.safe_html and not allow_remote else message.html
+    sanitised = sanitise_message_html(source, inline_images=inline_images, allow_remote=allow_remote)
     response = HttpResponse(build_formatted_document(sanitised.html), content_type="text/html; charset=utf-8")
     response["Content-Security-Policy"] = build_formatted_csp(prefix, allow_remote=allow_remote)
     response["X-Content-Type-Options"] = "nosniff"

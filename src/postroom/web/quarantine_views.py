@@ -1,4 +1,5 @@
-"""Console pages for quarantined mail: the review list, one message (trace and header fields), release, delete.
+"""Console pages for quarantined mail: the review list, one message (trace and header fields), release, delete,
+allow the sender (allow-list its address and release).
 
 Quarantined mail belongs to no queue: admins and auditors open these pages, only admins release or delete
 (auditors get 403 on the actions); queue managers, agents and requesters get 403 on every page.
@@ -94,6 +95,7 @@ def _render_detail(request: HttpRequest, row: InboundMessage, *, error: str = ""
             "can_act": can_admin(request.user),
             "is_quarantined": row.status == InboundStatus.QUARANTINED,
             "release_refusal": refusal,
+            "sender_address": quarantine.find_sender_address(row) if refusal is None else "",
             "error": error,
         },
         status=status,
@@ -132,6 +134,24 @@ def quarantine_delete(request: HttpRequest, tracking_id: str) -> HttpResponse:
     actor = _actor(request)
     try:
         quarantine.delete_message(row.pk, actor)
+    except quarantine.QuarantineConflictError as e:
+        return _render_detail(request, row, error=str(e), status=409)
+    return redirect("quarantine-detail", tracking_id=row.tracking_id)
+
+
+@require_POST
+@console_view
+def quarantine_allow_sender(request: HttpRequest, tracking_id: str) -> HttpResponse:
+    """Allow-list the sender (every mailbox, or `mailbox_only`) and release; back to the detail page."""
+    row = _get_row(request, tracking_id)
+    actor = _actor(request)
+    try:
+        quarantine.allow_sender(
+            row.pk,
+            actor,
+            mailbox_only=request.POST.get("mailbox_only") == "on",
+            skip_auth=request.POST.get("skip_auth") == "on",
+        )
     except quarantine.QuarantineConflictError as e:
         return _render_detail(request, row, error=str(e), status=409)
     return redirect("quarantine-detail", tracking_id=row.tracking_id)

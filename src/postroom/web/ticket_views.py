@@ -42,7 +42,7 @@ from postroom.outbound.services import (
     send_reply,
 )
 from postroom.tickets.changes import TicketChangeError, TicketChanges, update_ticket
-from postroom.tickets.models import Message, Ticket, TicketPriority, TicketStatus
+from postroom.tickets.models import Contact, Message, Ticket, TicketPriority, TicketStatus
 from postroom.tickets.services import set_ticket_status
 from postroom.web import ticket_queries as queries
 from postroom.web.safehtml import sanitise_message_html
@@ -63,7 +63,8 @@ class TimelineEntry:
 def _build_entry(message: Message) -> TimelineEntry:
     if not message.html:
         return TimelineEntry(message, has_formatted=False, remote_blocked=0)
-    blocked = sanitise_message_html(message.html, inline_images={}, allow_remote=False).remote_blocked
+    source = message.safe_html or message.html  # the copy sanitised at ingest, when there is one
+    blocked = sanitise_message_html(source, inline_images={}, allow_remote=False).remote_blocked
     return TimelineEntry(message, has_formatted=True, remote_blocked=blocked)
 
 
@@ -95,6 +96,7 @@ def _render_ticket(
             "ticket": ticket,
             "entries": [_build_entry(message) for message in timeline],
             "participants": participants,
+            "undeliverable": _list_undeliverable([ticket.requester, *participants]),
             "last_seen": max((message.pk for message in timeline), default=0),
             "form": {**defaults, **(form or {})},
             "error": error,
@@ -115,6 +117,12 @@ def _render_ticket(
         },
         status=status,
     )
+
+
+def _list_undeliverable(contacts: list[Contact]) -> list[Contact]:
+    """The ticket's people whose address a hard bounce marked undeliverable (docs/architecture/bounces.md)."""
+    now = timezone.now()
+    return [c for c in contacts if c.undeliverable_until is not None and c.undeliverable_until > now]
 
 
 def _get_ticket_to_act_on(request: HttpRequest, reference: str) -> Ticket:

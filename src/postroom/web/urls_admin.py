@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from postroom.web import admin_mailbox_views, admin_user_views, admin_views
+from postroom.web import admin_mailbox_views, admin_user_views, admin_views, oauth_views, sender_list_views
 
 urlpatterns: list[URLPattern] = [
     path("", admin_views.admin_home, name="admin-home"),
@@ -22,6 +22,10 @@ urlpatterns: list[URLPattern] = [
     path("mailboxes/<int:pk>/", admin_mailbox_views.mailbox_edit, name="admin-mailbox-edit"),
     path("mailboxes/<int:pk>/test/", admin_mailbox_views.mailbox_test, name="admin-mailbox-test"),
     path("mailboxes/<int:pk>/delete/", admin_mailbox_views.mailbox_delete, name="admin-mailbox-delete"),
+    path("mailboxes/<int:pk>/oauth/", oauth_views.mailbox_oauth, name="admin-mailbox-oauth"),
+    path("oauth/callback/", oauth_views.oauth_callback, name="admin-oauth-callback"),
+    path("senders/", sender_list_views.sender_list, name="admin-sender-list"),
+    path("senders/<int:pk>/delete/", sender_list_views.sender_delete, name="admin-sender-delete"),
     path("users/", admin_user_views.user_list, name="admin-user-list"),
     path("users/new/", admin_user_views.user_create, name="admin-user-create"),
     path("users/<int:pk>/", admin_user_views.user_edit, name="admin-user-edit"),

@@ -134,14 +134,15 @@ def _late_reply(ctx: InboundContext, ticket: Ticket, standing: str) -> StageResu
     if policy == ClosedReplyPolicy.REJECT:
         from postroom.outbound.notices import send_closed_ticket_notice
 
-        automatic = ctx.require_reading().automatic.is_automatic
-        if not automatic and ctx.requester is not None:  # RFC 3834 section 2: never answer an automatic message
+        # RFC 3834 section 2: never answer automatic mail, list mail, or mail that asks for no automatic answer.
+        answer = ctx.require_reading().automatic.auto_answer_allowed
+        if answer and ctx.requester is not None:
             send_closed_ticket_notice(ticket, ctx.requester)
         return StageResult(
             verdict="rejected",
             reason=f"{ticket.reference} is {why} and its queue rejects late replies"
-            + ("" if automatic else "; a notice was sent"),
-            data={"ticket": ticket.reference, "notice": int(not automatic)},
+            + ("; a notice was sent" if answer else "; no notice: automatic or list mail, or it asked for none"),
+            data={"ticket": ticket.reference, "notice": int(answer)},
             stop=Stop(InboundStatus.PROCESSED),
         )
     return None

@@ -7,7 +7,7 @@ from typing import Final
 from postroom.inbound.context import InboundContext, MessageReading, StageResult
 from postroom.inbound.queries import list_own_signatures
 from postroom.mail.acknowledgements import detect_acknowledgement
-from postroom.mail.autoreplies import detect_automatic_reply
+from postroom.mail.automation import AutomationKind, detect_automation
 from postroom.mail.forwards import detect_forward
 from postroom.mail.quotes import split_reply, split_reply_html
 
@@ -25,13 +25,15 @@ def run(ctx: InboundContext) -> StageResult:
     reading = MessageReading(
         reply=reply,
         forward=detect_forward(parsed),
-        automatic=detect_automatic_reply(parsed),
+        # The automation screen classified it with what marks our own mail; without it (a stage list in a test),
+        # the message alone.
+        automatic=ctx.automation if ctx.automation is not None else detect_automation(parsed),
         acknowledgement=detect_acknowledgement(reply.new_text),
     )
     ctx.reading = reading
     notes = []
     if reading.automatic.is_automatic:
-        notes.append(f"automatic ({reading.automatic.reason})")
+        notes.append(f"automatic: {reading.automatic.kind} ({reading.automatic.reason})")
     if reading.forward is not None:
         origin = reading.forward.from_.address if reading.forward.from_ else "unknown sender"
         notes.append(f"forwards a message from {origin}")
@@ -46,7 +48,7 @@ def run(ctx: InboundContext) -> StageResult:
             "new_chars": len(reply.new_text),
             "quoted_chars": len(reply.quoted_text),
             "signature_chars": len(reply.signature),
-            "automatic": reading.automatic.kind,
+            "automatic": None if reading.automatic.kind == AutomationKind.NORMAL else str(reading.automatic.kind),
             "forward": int(reading.forward is not None),
             "acknowledgement": int(reading.acknowledgement.is_acknowledgement),
         },

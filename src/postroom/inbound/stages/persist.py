@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 from postroom.inbound.context import InboundContext, StageResult, Stop
@@ -9,6 +10,8 @@ from postroom.inbound.models import InboundMessage, InboundStatus
 from postroom.inbound.sender_auth import evidence_lines
 from postroom.mail.fingerprint import build_fingerprint
 from postroom.mail.forwards import ForwardInfo
+from postroom.mail.sanitise import sanitise_for_storage
+from postroom.mail.values import ParsedAttachment
 from postroom.tickets.queries import find_inbound_by_fingerprint
 from postroom.tickets.services import (
     InboundContent,
@@ -43,9 +46,12 @@ def run(ctx: InboundContext) -> StageResult:
             stop=Stop(InboundStatus.PROCESSED),
         )
     sent_at = parsed.date or ctx.inbound.received_at
-    store_attachment_blobs(parsed.attachments, ctx.store)  # file writes before any row lock
+    attachments, notes = _keep_attachments(parsed.attachments, ctx.stripped_attachments)
+    store_attachment_blobs(attachments, ctx.store)  # file writes before any row lock
+    safe_html = sanitise_for_storage(parsed.html) if parsed.html else None  # CPU work before the lock, too
     # Every contact before the ticket's row lock: no transaction waits for another's new contact while holding it.
-    author, *copied = upsert_contacts(ctx.tenant, [ctx.requester, *([] if ctx.as_note else ctx.participants)])
+    people = [ctx.requester, *([] if ctx.as_note else ctx.participants)]
+    author, *copied = upsert_contacts(ctx.tenant, people, writer=parsed.from_ or ctx.requester)
     if ctx.ticket is None:
         ticket = create_ticket(
             tenant=ctx.tenant,
@@ -73,8 +79,9 @@ def run(ctx: InboundContext) -> StageResult:
         author=author,
         content=InboundContent(
             subject=parsed.subject,
-            text=parsed.text,
+            text=_add_notes(parsed.text, notes),
             html=parsed.html,
+            safe_html=safe_html.html if safe_html is not None else None,
             headers=[[name, value] for name, value in parsed.headers],
             message_id=parsed.message_id or "",
             in_reply_to=list(parsed.in_reply_to),
@@ -84,7 +91,7 @@ def run(ctx: InboundContext) -> StageResult:
             raw_sha256=ctx.inbound.raw_sha256,
             fingerprint=fingerprint,
             defects=list(parsed.defects),
-            new_text=reading.reply.new_text,
+            new_text=_add_notes(reading.reply.new_text, notes) if reading.reply.new_text else "",
             quoted_text=reading.reply.quoted_text,
             signature_text=reading.reply.signature,
             # Outlook's conversation key (MS-OXOMSG 2.2.1.3) that later messages of the conversation share
@@ -96,14 +103,22 @@ def run(ctx: InboundContext) -> StageResult:
             auth_evidence=tuple(evidence_lines(ctx.sender_auth)) if ctx.sender_auth else (),
         ),
     )
-    count = store_attachments(ctx.message, parsed.attachments, ctx.store, blobs_written=True)
+    trackers = safe_html.trackers_removed if safe_html is not None else 0
+    count = store_attachments(ctx.message, attachments, ctx.store, blobs_written=True)
     added = 0 if ctx.as_note else add_participants(ticket, copied)
     if signals and signals.foreign_refs:
         record_external_references(ticket, signals.foreign_refs)
     return StageResult(
         verdict=verdict,
         reason=reason,
-        data={"ticket": ticket.reference, "message": ctx.message.pk, "attachments": count, "participants": added},
+        data={
+            "ticket": ticket.reference,
+            "message": ctx.message.pk,
+            "attachments": count,
+            "participants": added,
+            **({"attachments_stripped": len(notes)} if notes else {}),
+            **({"html_trackers_removed": trackers} if trackers else {}),
+        },
         stop=Stop(InboundStatus.PROCESSED),
     )
 
@@ -117,3 +132,15 @@ def _forward_record(forward: ForwardInfo | None) -> dict[str, str | None] | None
         "date": forward.date.isoformat() if forward.date is not None else forward.date_text,
         "subject": forward.subject,
     }
+
+
+def _keep_attachments(
+    attachments: tuple[ParsedAttachment, ...], stripped: Mapping[int, str]
+) -> tuple[tuple[ParsedAttachment, ...], tuple[str, ...]]:
+    """The parts that become the ticket's attachments, and the notes that replace the stripped ones."""
+    kept = tuple(part for index, part in enumerate(attachments) if index not in stripped)
+    return kept, tuple(stripped[index] for index in sorted(stripped))
+
+
+def _add_notes(text: str, notes: tuple[str, ...]) -> str:
+    return "\n\n".join([text.rstrip("\n"), *notes]) if notes else text

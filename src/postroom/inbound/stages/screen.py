@@ -66,14 +66,12 @@ def _check_auth(ctx: InboundContext) -> Finding:
     if outcome.mode == REJECT:
         data["outcome"] = "rejected"
         when = (
-            "the SMTP listener had already answered 250 when the pipeline ran"
+            "the SMTP listener accepted it (no SMTP mailbox in reject mode for its recipients, or a DNS lookup "
+            "failed during the session)"
             if ctx.inbound.source_kind == SMTP_SOURCE
             else "mail fetched from a mailbox or imported cannot be refused"
         )
-        reason = (
-            f"rejected: {reason}; {when}, so it is quarantined as auth_failed "
-            "(refusing during the SMTP session comes in a later increment)"
-        )
+        reason = f"rejected: {reason}; {when}, so it is quarantined as auth_failed"
     return Finding(reason=reason, data=data, hold=QuarantineCause.AUTH_FAILED)
 
 
