@@ -114,3 +114,27 @@ def test_the_connection_test_goes_through_the_mailboxs_proxy(dovecot: Any, http_
     result = probe_mailbox(mailbox, record=False)
     assert result.ok, result.render_lines()
     assert http_proxy.log_text().count(tunnel) == before + 1
+
+
+def test_replies_leave_through_the_mailboxs_submission_proxy(http_proxy: RunningProxy) -> None:
+    """GIVEN a mailbox whose own submission server (outbound) names the HTTP proxy WHEN a reply from its address is
+    submitted THEN the SMTP session runs through the proxy's tunnel and the server receives the message."""
+    from connectorkit import make_mailbox
+
+    from postroom.outbound.relay import close_pools, find_relay_settings, get_pool
+    from postroom.tenants.services import get_default_tenant
+    from smtpcapture import CaptureServer
+
+    with CaptureServer() as capture:
+        make_mailbox(
+            "submits via proxy", host="imap.example.org", username="support@example.test",
+            outbound={"host": "127.0.0.1", "port": capture.port, "tls": "none", "proxy": "corp"},
+        )  # fmt: skip
+        smtp = find_relay_settings(get_default_tenant(), "support@example.test")
+        assert smtp.proxy is not None and smtp.proxy.name == "corp"
+        raw = b"From: support@example.test\r\nTo: jane@example.org\r\nSubject: Re: help\r\n\r\nDone.\r\n"
+        result = get_pool(smtp).send("support@example.test", ["jane@example.org"], raw)
+        assert result.status.value == "sent"
+        assert [m.rcpt_tos for m in capture.messages] == [["jane@example.org"]]
+        close_pools()
+    assert f"CONNECT 127.0.0.1:{capture.port} HTTP/1.1" in http_proxy.log_text()

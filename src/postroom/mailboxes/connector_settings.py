@@ -15,7 +15,7 @@
 | | (docs: connector-ews.md) |
 | smtp, import | none: mail is pushed to the listener or imported from files |
 
-Any kind may add `outbound` (host, port, tls default starttls, username, auth_mechanism, ca_file: the submission
+Any kind may add `outbound` (host, port, tls default starttls, username, auth_mechanism, ca_file, proxy: the submission
 server of postroom.outbound.relay) and `sent_copy` (host, port, tls, username, folder, ca_file: postroom.outbound
 .sent_copy). Passwords live in `Mailbox.secrets` (encrypted) under one name each (`SECRET_NAMES`), never here.
 Any kind may add `oauth` (provider, client_id, grant, tenant, scopes, mechanism, endpoint overrides:
@@ -486,7 +486,7 @@ def _check_oauth(section: _Section) -> str:
     return grant
 
 
-_OUTBOUND_KEYS: Final = frozenset({"host", "port", "tls", "username", "auth_mechanism", "ca_file"})
+_OUTBOUND_KEYS: Final = frozenset({"host", "port", "tls", "username", "auth_mechanism", "ca_file", "proxy"})
 _SENT_KEYS: Final = frozenset({"host", "port", "tls", "username", "folder", "ca_file"})
 
 
@@ -498,6 +498,7 @@ def _parse_outbound(section: _Section) -> ServerSettings:
     mechanism = section.choice("auth_mechanism", AUTH_MECHANISMS, "auto")
     if mechanism != "auto" and not username:
         section.fail("auth_mechanism", f"{mechanism} needs a username")
+    proxy = section.proxy()
     return ServerSettings(
         host=host,
         port=section.port(SMTP_PORTS, tls),
@@ -505,6 +506,7 @@ def _parse_outbound(section: _Section) -> ServerSettings:
         username=username,
         ca_file=section.ca_file(),
         auth_mechanism=mechanism,
+        proxy=proxy,
     )
 
 

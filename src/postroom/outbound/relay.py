@@ -56,6 +56,7 @@ def _mailbox_settings(mailbox: Mailbox) -> SmtpSettings | None:
         password=str(mailbox.secrets.get("smtp_password", "")) if mailbox.secrets else "",
         auth_mechanism=outbound.get("auth_mechanism", "auto"),
         ca_file=outbound.get("ca_file"),
+        proxy=next((p for p in settings.POSTROOM.proxies if p.name == outbound.get("proxy")), None),
     )
     if smtp.auth_mechanism in {"xoauth2", "oauthbearer"}:
         # The mailbox's OAuth tokens (docs/architecture/oauth.md); a layering exception declared in pyproject.toml.

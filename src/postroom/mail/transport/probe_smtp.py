@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from postroom.mail.transport.netguard import connect_first
 from postroom.mail.transport.probe_tls import describe_tls
 from postroom.mail.transport.probe_values import FailureKind, Findings, ProbeFailure, ProbeTarget
+from postroom.mail.transport.proxy import ProxySettings
 from postroom.mail.transport.smtp_connect import ConnectFailed, authenticate, default_local_hostname
 from postroom.mail.transport.smtp_values import AUTH_MECHANISMS, SmtpSettings, TlsMode
 
@@ -24,15 +25,18 @@ class _Smtp(smtplib.SMTP):
         local_hostname: str,
         timeout: float,
         context: ssl.SSLContext | None,
+        *,
+        proxy: ProxySettings | None = None,
     ) -> None:
         self._addresses = tuple(addresses)
         self._context = context
+        self._proxy = proxy
         super().__init__(local_hostname=local_hostname, timeout=timeout)  # no host: connect() is called by us
         self._server_name = host  # what TLS verifies the certificate against (smtplib's starttls reads _host)
         self._host = host
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
-        sock = connect_first(self._addresses, port, timeout)
+        sock = connect_first(self._addresses, port, timeout, self._proxy)
         if self._context is None:
             return sock
         return self._context.wrap_socket(sock, server_hostname=self._server_name)
@@ -46,6 +50,7 @@ def probe_smtp(target: ProbeTarget, addresses: Sequence[str], findings: Findings
         target.local_hostname or default_local_hostname(),
         target.timeout_seconds,
         context if target.tls == "implicit" else None,
+        proxy=target.proxy,
     )
     try:
         code, greeting = conn.connect(target.host, target.port)

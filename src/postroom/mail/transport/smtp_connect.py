@@ -8,8 +8,10 @@ import logging
 import smtplib
 import socket
 import ssl
+from typing import Any
 
 from postroom.mail.errors import MailError, PermanentError
+from postroom.mail.transport.proxy import ProxySettings, open_tunnel
 from postroom.mail.transport.sasl_oauth import (
     ERROR_ACKNOWLEDGEMENT,
     SASL_NAMES,
@@ -62,6 +64,37 @@ def default_local_hostname() -> str:
     return socket.getfqdn() or "localhost"
 
 
+class _ProxiedSMTP(smtplib.SMTP):
+    """smtplib's client, its socket opened through the mailbox's proxy when it has one (mail/transport/proxy.py)."""
+
+    def __init__(self, *args: Any, proxy: ProxySettings | None = None, **kwargs: Any) -> None:
+        self._proxy = proxy  # set before smtplib connects from its __init__
+        super().__init__(*args, **kwargs)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        if self._proxy is None:
+            return super()._get_socket(host, port, timeout)  # type: ignore[misc, no-any-return]
+        return open_tunnel(self._proxy, host, port, timeout)
+
+
+class _ProxiedSMTPSSL(smtplib.SMTP_SSL):
+    """SMTP over implicit TLS (RFC 8314), through the proxy when there is one; TLS runs end to end."""
+
+    def __init__(self, *args: Any, proxy: ProxySettings | None = None, **kwargs: Any) -> None:
+        self._proxy = proxy
+        super().__init__(*args, **kwargs)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        if self._proxy is None:
+            return super()._get_socket(host, port, timeout)  # type: ignore[misc, no-any-return]
+        sock = open_tunnel(self._proxy, host, port, timeout)
+        try:
+            return self.context.wrap_socket(sock, server_hostname=host)
+        except BaseException:
+            sock.close()
+            raise
+
+
 def open_connection(settings: SmtpSettings, token_provider: TokenProvider | None = None) -> smtplib.SMTP:
     """Connect, secure, greet and authenticate; raise on any failure with the socket closed.
 
@@ -71,16 +104,21 @@ def open_connection(settings: SmtpSettings, token_provider: TokenProvider | None
     local_hostname = settings.local_hostname or default_local_hostname()
     conn: smtplib.SMTP
     if settings.tls is TlsMode.IMPLICIT:
-        conn = smtplib.SMTP_SSL(
+        conn = _ProxiedSMTPSSL(
             settings.host,
             settings.port,
             local_hostname=local_hostname,
             timeout=settings.timeout_seconds,
             context=build_tls_context(settings.ca_file),
+            proxy=settings.proxy,
         )
     else:
-        conn = smtplib.SMTP(
-            settings.host, settings.port, local_hostname=local_hostname, timeout=settings.timeout_seconds
+        conn = _ProxiedSMTP(
+            settings.host,
+            settings.port,
+            local_hostname=local_hostname,
+            timeout=settings.timeout_seconds,
+            proxy=settings.proxy,
         )
     try:
         conn.ehlo_or_helo_if_needed()

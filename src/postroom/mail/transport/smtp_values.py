@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Literal, Protocol, runtime_checkable
 
 from postroom.mail.errors import PermanentError
+from postroom.mail.transport.proxy import ProxySettings
 
 AuthMechanism = Literal["auto", "plain", "login", "xoauth2", "oauthbearer"]
 AUTH_MECHANISMS: tuple[AuthMechanism, ...] = ("auto", "plain", "login", "xoauth2", "oauthbearer")
@@ -55,6 +56,7 @@ class SmtpSettings:
     local_hostname: str | None = None
     max_messages_per_connection: int = 100
     idle_seconds: float = 60.0
+    proxy: ProxySettings | None = None  # the operator's proxy the connection goes through (mail/transport/proxy.py)
 
     def __post_init__(self) -> None:
         if not self.host:
