@@ -37,7 +37,7 @@ PG_URL = os.environ.get("POSTROOM_TEST_PG_URL", "postgresql://postgres@127.0.0.1
 
 
 class Install:
-    def __init__(self, backend: str, workdir: Path) -> None:
+    def __init__(self, backend: str, workdir: Path, settings: dict[str, str] | None = None) -> None:
         self.backend = backend
         self.home = workdir / f"home-{backend}-{secrets.token_hex(3)}"
         self.home.mkdir(parents=True)
@@ -53,6 +53,7 @@ class Install:
             self.url = urlunsplit(urlsplit(PG_URL)._replace(path=f"/{self.dbname}"))
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("POSTROOM_")}
         self.env.update(POSTROOM_HOME=str(self.home), POSTROOM_DATABASE_URL=self.url, POSTROOM_LOG_LEVEL="WARNING")
+        self.env.update(settings or {})
         subprocess.run([*POSTROOM, "init"], env=self.env, check=True, stdout=subprocess.DEVNULL)
 
     def rows(self, sql: str) -> list[tuple[object, ...]]:
@@ -171,6 +172,13 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--paths", default="import,import-workers,smtp")
     parser.add_argument("--repeat", type=int, default=1, help="run each backend and path this many times")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="POSTROOM_X=VALUE",
+        help="a setting for the installation, e.g. POSTROOM_SENDER_RATE_LIMIT=off (the corpus mix repeats senders)",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="postroom-bench-"))
     try:
@@ -185,7 +193,7 @@ def main() -> None:
         )
         runs = [(b, p) for b in args.backends.split(",") for p in args.paths.split(",")] * args.repeat
         for backend, path in runs:
-            inst = Install(backend, work)
+            inst = Install(backend, work, dict(item.split("=", 1) for item in args.set))
             try:
                 cpu_before = children_cpu_seconds()
                 smtp_times: list[float] = []

@@ -17,7 +17,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Final
 
-from django.db.models.functions import Lower
+from django.db import connection
 
 from postroom.core.metrics import increment
 from postroom.inbound.context import InboundContext
@@ -122,16 +122,19 @@ def count_recent_from_sender(ctx: InboundContext, sender: str, window: RateWindo
     """Messages from `sender` in this tenant's ledger within the window before this one (at most limit + 1 read).
 
     Counted from the ledger, so every worker sees the same number; a message still waiting for its worker has no
-    sender yet and is not counted, so the breaker opens at most one message per concurrent worker late."""
+    sender yet and is not counted, so the breaker opens at most one message per concurrent worker late. One plain
+    SQL statement on the (tenant, lower(sender), received_at) index: it runs for every message."""
     end = ctx.inbound.received_at
     start = end - dt.timedelta(minutes=window.minutes)
-    rows = (
-        InboundMessage.objects.annotate(sender_key=Lower("sender"))
-        .filter(tenant_id=ctx.tenant.pk, sender_key=sender.lower(), received_at__gt=start, received_at__lte=end)
-        .exclude(pk=ctx.inbound.pk)
-        .values_list("pk", flat=True)[: window.limit + 1]
-    )
-    return len(rows)
+    table = InboundMessage._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE tenant_id = %s AND LOWER(sender) = %s"  # noqa: S608
+            " AND received_at > %s AND received_at <= %s AND id <> %s LIMIT %s) AS recent",
+            [ctx.tenant.pk, sender.lower(), start, end, ctx.inbound.pk, window.limit + 1],
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
 
 
 def _rate_decision(ctx: InboundContext) -> RateDecision | None:
