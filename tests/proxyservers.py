@@ -61,7 +61,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(5)
 
 
-def serve_tinyproxy(root: Path) -> Iterator[RunningProxy]:
+def serve_tinyproxy(root: Path, extra_config: str = "") -> Iterator[RunningProxy]:
     port = free_port()
     root.mkdir(parents=True, exist_ok=True)
     root.chmod(0o755)
@@ -70,7 +70,7 @@ def serve_tinyproxy(root: Path) -> Iterator[RunningProxy]:
     # No ConnectPort line: CONNECT may reach any port (tinyproxy limits it to the listed ones once one is given).
     config.write_text(
         f'Port {port}\nListen {HOST}\nTimeout 60\nAllow 127.0.0.1\nLogLevel Connect\nLogFile "{log_file}"\n'
-        f"MaxClients 20\nDisableViaHeader Yes\n"
+        f"MaxClients 20\nDisableViaHeader Yes\n{extra_config}"
     )
     log_file.touch()
     log_file.chmod(0o666)

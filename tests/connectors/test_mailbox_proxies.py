@@ -134,7 +134,19 @@ def test_replies_leave_through_the_mailboxs_submission_proxy(http_proxy: Running
         assert smtp.proxy is not None and smtp.proxy.name == "corp"
         raw = b"From: support@example.test\r\nTo: jane@example.org\r\nSubject: Re: help\r\n\r\nDone.\r\n"
         result = get_pool(smtp).send("support@example.test", ["jane@example.org"], raw)
-        assert result.status.value == "sent"
+        assert result.status.value == "sent", result.reply
         assert [m.rcpt_tos for m in capture.messages] == [["jane@example.org"]]
         close_pools()
     assert f"CONNECT 127.0.0.1:{capture.port} HTTP/1.1" in http_proxy.log_text()
+
+
+def test_a_proxy_refusing_the_tunnel_is_named_with_its_answer(dovecot: Any, tmp_path: Any, settings: Any) -> None:
+    """GIVEN an HTTP proxy that only tunnels to port 443 WHEN a mailbox on another port goes through it THEN the
+    cycle fails with one line naming the proxy and its answer, and nothing is stored."""
+    for proxy in serve_tinyproxy(tmp_path / "strict", extra_config="ConnectPort 443\n"):
+        strict = parse_proxy_list(f"strict={proxy.url}")["strict"]
+        settings.POSTROOM = dataclasses.replace(settings.POSTROOM, proxies=(*settings.POSTROOM.proxies, strict))
+        mailbox = imap_mailbox(dovecot, "direct@example.test", proxy="strict")
+        with pytest.raises(ImapError, match=r"proxy strict \(http://127\.0\.0\.1:\d+\) refused the tunnel .*403"):
+            run_one_cycle(mailbox.pk)
+        assert stored(mailbox.pk) == 0
