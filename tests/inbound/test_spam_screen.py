@@ -81,6 +81,7 @@ def test_a_clean_message_becomes_a_ticket(ingest: Ingest, scanner_url: str) -> N
     data = screen_data(row)
     assert data["spam_verdict"] == "pass" and float(data["spam_score"]) < 5
     assert "under the tag threshold" in data["_reason"]
+    assert row.message.probable_spam is False and row.message.spam_score == float(data["spam_score"])
 
 
 def test_spamd_down_lets_the_mail_through_unscanned(ingest: Ingest, settings: Any) -> None:
@@ -98,6 +99,7 @@ def test_spamd_down_lets_the_mail_through_unscanned(ingest: Ingest, settings: An
     data = screen_data(row)
     assert data["spam_outcome"] == "unscanned" and data["spam_verdict"] == "unscanned"
     assert "unreachable" in data["spam_error"] and "unscanned for spam, so it goes on" in data["_reason"]
+    assert (row.message.probable_spam, row.message.spam_score) == (False, None)
 
 
 def test_over_the_drop_threshold_the_message_is_purged_at_once(
@@ -119,12 +121,15 @@ def test_over_the_drop_threshold_the_message_is_purged_at_once(
 
 
 def test_tag_threshold_only_notes(ingest: Ingest, scanner_url: str) -> None:
-    """GIVEN thresholds tag 0, quarantine 5000 WHEN GTUBE arrives THEN a ticket, noted as probable spam."""
+    """GIVEN thresholds tag 0, quarantine 5000 WHEN GTUBE arrives THEN a ticket whose message is flagged as probable
+    spam with its score (what the ticket page shows agents), and the trace says so."""
     row = ingest(spam_mail(), mailbox=make_mailbox({"tag": 0, "quarantine": 5000}))
 
     assert row.status == InboundStatus.PROCESSED
     data = screen_data(row)
     assert data["spam_verdict"] == "tag" and "probable spam: score 1000" in data["_reason"]
+    assert row.message is not None and row.message.probable_spam is True
+    assert row.message.spam_score is not None and row.message.spam_score >= 1000
 
 
 def test_allow_listed_sender_is_not_scored(ingest: Ingest, scanner_url: str) -> None:

@@ -467,3 +467,14 @@ def test_the_composer_warns_about_an_address_that_bounced_hard() -> None:
     contact.undeliverable_until = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
     contact.save()
     assert "bounced:</strong>" not in client.get(f"/tickets/{ticket.reference}/").content.decode()
+
+
+def test_a_message_tagged_as_spam_says_so_with_its_score() -> None:
+    message = _ingest_html("<p>Cheap watches</p>", subject="Offer")
+    Message.objects.filter(pk=message.pk).update(probable_spam=True, spam_score=6.24)
+    client = Client()
+    client.force_login(make_staff(Role.ADMIN, get_default_tenant(), username="spamwatcher"))
+    page = client.get(f"/tickets/{message.ticket.reference}/").content.decode()
+    assert "<strong>Probable spam.</strong> The spam scanner scored this message 6.2" in page
+    api = client.get(f"/api/v1/messages/{message.pk}").json()
+    assert (api["probable_spam"], api["spam_score"], api["possible_spoof"]) == (True, 6.24, False)

@@ -53,6 +53,10 @@ class MessageDetailOut(Schema):
     references: list[str]
     send_status: str | None
     is_automatic: bool
+    possible_spoof: bool = Field(description="Sender authentication says the sender may be forged.")
+    auth_evidence: list[str] = Field(description="Sender authentication's evidence lines, the deciding one first.")
+    probable_spam: bool = Field(description="The spam scanner's score reached the mailbox's tag threshold.")
+    spam_score: float | None = Field(description="The spam scanner's score, when it scanned the message.")
     has_raw: bool = Field(description="Whether /raw has the message's bytes (notes have none).")
     attachments: list[MessageAttachmentOut]
 
@@ -93,6 +97,10 @@ def get_message(request: HttpRequest, message_id: PathEx[int, P(ge=1, le=MAX_ID)
         references=[str(item) for item in message.references],
         send_status=delivery.status if delivery is not None else None,
         is_automatic=message.is_automatic,
+        possible_spoof=message.possible_spoof,
+        auth_evidence=[str(line) for line in message.auth_evidence or []],
+        probable_spam=message.probable_spam,
+        spam_score=message.spam_score,
         has_raw=bool(message.raw_sha256),
         attachments=[
             MessageAttachmentOut(id=a.pk, filename=a.filename, content_type=a.content_type, size=a.size)

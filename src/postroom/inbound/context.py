@@ -90,6 +90,9 @@ class InboundContext:
     # Set by the sender_lists screen: the sender is allow-listed (skips the spam score), and may skip authentication.
     allow_listed: bool = False
     skip_auth: bool = False
+    # Set by the spam screen: the scanner's score, and whether it reached the tag threshold (persist stores both).
+    spam_score: float | None = None
+    probable_spam: bool = False
     # Set by the attachment_policy screen when it strips blocked parts: their index in parsed.attachments -> the note
     # that replaces each in the ticket (persist skips them; the raw message keeps them).
     stripped_attachments: dict[int, str] = field(default_factory=dict)

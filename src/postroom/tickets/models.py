@@ -207,6 +207,10 @@ class Message(TenantOwnedModel):
     forwarded = models.JSONField(null=True, blank=True, help_text="The forwarded original: from, date, subject.")
     is_automatic = models.BooleanField(default=False, help_text="An automatic reply (RFC 3834, out of office).")
     possible_spoof = models.BooleanField(default=False, help_text="Sender authentication says it may be forged.")
+    probable_spam = models.BooleanField(
+        default=False, help_text="The spam scanner's score reached the mailbox's tag threshold (or it was released)."
+    )
+    spam_score = models.FloatField(null=True, blank=True, help_text="The spam scanner's score, when it scanned it.")
     auth_evidence = models.JSONField(default=list, blank=True, help_text="Sender authentication's evidence lines.")
 
     class Meta:

@@ -185,6 +185,8 @@ class InboundContent:
     is_automatic: bool = False
     internal: bool = False  # stored as an internal note (a stranger's follow-up, a reply to a notification)
     possible_spoof: bool = False  # sender authentication's flag (postroom.inbound.sender_auth)
+    probable_spam: bool = False  # the spam screen's tag (postroom.inbound.screens.spam)
+    spam_score: float | None = None
     auth_evidence: tuple[str, ...] = ()  # its evidence lines, shown to agents
     safe_html: str | None = None  # the sanitised copy of `html` stored beside it (postroom.mail.sanitise)
 
@@ -215,6 +217,8 @@ def add_inbound_message(*, ticket: Ticket, author: Contact, content: InboundCont
         forwarded=content.forwarded,
         is_automatic=content.is_automatic,
         possible_spoof=content.possible_spoof,
+        probable_spam=content.probable_spam,
+        spam_score=content.spam_score,
         auth_evidence=list(content.auth_evidence),
     )
     insert_row(message)

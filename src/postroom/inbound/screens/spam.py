@@ -3,7 +3,7 @@
 | score (scanner's scale) | what happens |
 |---|---|
 | below `tag` | a note in the trace |
-| `tag` or more | noted as probable spam in the trace; the message goes on (no schema field for a flag yet) |
+| `tag` or more | goes on flagged as probable spam (`Message.probable_spam` and its score, shown to agents) |
 | `quarantine` or more | held as `spam` |
 | `drop` or more (when set) | held as `spam` and purged at once (raw bytes removed; the ledger row keeps the cause) |
 
@@ -155,6 +155,8 @@ def check(ctx: InboundContext) -> Finding | None:
         )
     action = decide(scan, thresholds)
     increment(METRIC, {"scanner": scanner, "verdict": str(action)})
+    ctx.spam_score = scan.score
+    ctx.probable_spam = action is not SpamAction.PASS  # tagged, or held and then released by an admin
     data = build_data(scan, action, thresholds)
     score = f"{scan.score:g}" if scan.score is not None else "flagged without a score"
     rules = f" ({', '.join(scan.rules[:TRACE_RULES])})" if scan.rules else ""

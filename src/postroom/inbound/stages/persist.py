@@ -100,6 +100,8 @@ def run(ctx: InboundContext) -> StageResult:
             is_automatic=reading.automatic.is_automatic,
             internal=ctx.as_note,
             possible_spoof=bool(ctx.sender_auth and ctx.sender_auth.possible_spoof),
+            probable_spam=ctx.probable_spam,
+            spam_score=ctx.spam_score,
             auth_evidence=tuple(evidence_lines(ctx.sender_auth)) if ctx.sender_auth else (),
         ),
     )
