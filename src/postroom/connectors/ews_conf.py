@@ -10,6 +10,7 @@ The keys are the IMAP connector's where they apply (conf.py); docs/architecture/
 | impersonation | false | open it with ExchangeImpersonation (ApplicationImpersonation role), not as a delegate |
 | auth_type | "ntlm" | ntlm, basic (both with the secret ews_password) or oauth (a bearer token) |
 | ca_file | none | a PEM bundle added to the system store (never instead of verification) |
+| proxy | none | the name of an operator's proxy (POSTROOM_PROXIES) the HTTPS connection tunnels through |
 | folders | ["inbox"] | folder paths: a distinguished folder id, then subfolder names ("inbox/Support") |
 | poll_seconds | 60 | seconds between cycles |
 | batch | 50 | changes asked per SyncFolderItems call and committed together (EWS allows 512 at most) |
@@ -28,7 +29,14 @@ from typing import Final
 
 from django.conf import settings
 
-from postroom.connectors.conf import DEFAULT_BATCH, DEFAULT_POLL_SECONDS, MIN_POLL_SECONDS, ConnectorConfigError, _int
+from postroom.connectors.conf import (
+    DEFAULT_BATCH,
+    DEFAULT_POLL_SECONDS,
+    MIN_POLL_SECONDS,
+    ConnectorConfigError,
+    _int,
+    read_proxy,
+)
 from postroom.mail.transport.ews_fetch import (
     EWS_AUTH_TYPES,
     EWS_POST_ACTIONS,
@@ -130,6 +138,7 @@ def build_ews_config(mailbox: Mailbox, tokens: TokenSource | None = None) -> Ews
         access="impersonation" if impersonation else "delegate",
         ca_file=str(raw.get("ca_file") or "").strip() or None,
         allow_private=settings.POSTROOM.allow_private_hosts,
+        proxy=read_proxy(raw),
     )
     return EwsFetchConfig(
         mailbox_id=mailbox.pk,

@@ -64,7 +64,7 @@ EWS_TOKEN_SECRET: Final = "ews_access_token"  # noqa: S105 (a key name) - a past
 EWS_AUTH_TYPES: Final = ("ntlm", "basic", "oauth")
 EWS_KEYS: Final = (
     *("url", "username", "primary_smtp_address", "impersonation", "auth_type", "ca_file", "folders"),
-    *("poll_seconds", "batch", "post_action", "move_to"),
+    *("poll_seconds", "batch", "post_action", "move_to", "proxy"),
 )
 # OAuth (settings "oauth"; postroom.connectors.oauth): the client secret, and the tokens the connector keeps itself.
 OAUTH_CLIENT_SECRET: Final = "oauth_client_secret"  # noqa: S105 (a key name, not a secret)
@@ -373,6 +373,7 @@ def _check_poller_settings(section: _Section) -> None:
 
 def _check_ews_settings(section: _Section) -> None:
     """The EWS connector's settings beside url and username (postroom.connectors.ews_conf reads them)."""
+    section.proxy()
     address = section.text("primary_smtp_address")
     if address and "@" not in address:
         section.fail("primary_smtp_address", "must be the email address of the mailbox read")

@@ -232,7 +232,11 @@ def open_session(endpoint: EwsEndpoint, credentials: EwsCredentials) -> EwsSessi
     if not oauth and not credentials.password:
         raise EwsSetupError("no password is set for this EWS mailbox")
     protocol_class = build_protocol_class(
-        context, checked.addresses, endpoint.timeout_seconds, credentials.tokens if oauth else None
+        context,
+        checked.addresses,
+        endpoint.timeout_seconds,
+        credentials.tokens if oauth else None,
+        proxy=endpoint.proxy,
     )
     config = Configuration(
         credentials=None if oauth else Credentials(endpoint.username, credentials.password),

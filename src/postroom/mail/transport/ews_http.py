@@ -10,7 +10,8 @@ whose adapter class carries that mailbox's TLS context and addresses. Nothing gl
   host name checked, TLS 1.2+); `verify=False` on a session cannot turn it off, because the adapter ignores it.
 - Addresses: the connection goes to the addresses the SSRF guard checked (netguard), while SNI and the certificate
   check use the host name of the URL, so a second DNS answer cannot move the connection elsewhere; the process's
-  proxy variables and .netrc are ignored (`trust_env` off).
+  proxy variables and .netrc are ignored (`trust_env` off); a mailbox's own proxy (POSTROOM_PROXIES, setting
+  `proxy`) is asked for a tunnel to those checked addresses instead, TLS still end to end.
 - Throttling: Exchange answers ErrorServerBusy with BackOffMilliseconds (EWS throttling in Exchange, "Back off"
   guidance); exchangelib's fault-tolerant policy sleeps that long before the next request. `BoundedBackoff` caps a
   single wait at `max_wait` seconds (beyond it the cycle fails and the poller retries later), and treats HTTP 401 as
@@ -32,7 +33,10 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NewConnectionError
 
+from postroom.mail.transport.proxy import ProxySettings, ProxyTunnelError, open_tunnel
 from postroom.mail.transport.token_source import TokenSource
+
+PROXY_TIMEOUT_SECONDS = 60.0  # a tunnel's connect timeout when urllib3 gives none
 
 
 class BoundedBackoff(FaultTolerance):  # type: ignore[misc]  # exchangelib is untyped
@@ -59,14 +63,22 @@ class _PinnedMixin:
     """A urllib3 connection that dials the checked addresses in order instead of resolving its host again."""
 
     pinned_addresses: ClassVar[tuple[str, ...]] = ()
+    tunnel_proxy: ClassVar[ProxySettings | None] = None  # not `proxy`: urllib3 connections have one of their own
     _dns_host: str
+    port: int
+    timeout: Any
 
     def _new_conn(self) -> Any:
         last: NewConnectionError | None = None
         for address in self.pinned_addresses:
             self._dns_host = address  # urllib3 dials _dns_host; SNI and the certificate check use `host`
             try:
+                if self.tunnel_proxy is not None:  # a tunnel to the checked address; urllib3 wraps TLS as usual
+                    timeout = self.timeout if isinstance(self.timeout, int | float) else PROXY_TIMEOUT_SECONDS
+                    return open_tunnel(self.tunnel_proxy, address, self.port, timeout)
                 return super()._new_conn()  # type: ignore[misc]
+            except ProxyTunnelError as e:
+                last = NewConnectionError(self, str(e))  # type: ignore[arg-type]
             except NewConnectionError as e:
                 last = e
         if last is None:
@@ -79,14 +91,13 @@ class GuardedAdapter(requests.adapters.HTTPAdapter):
 
     tls_context: ClassVar[ssl.SSLContext | None] = None
     pinned_addresses: ClassVar[tuple[str, ...]] = ()
+    proxy: ClassVar[ProxySettings | None] = None
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        addresses = type(self).pinned_addresses
-        https_connection = type(
-            "PinnedHTTPSConnection", (_PinnedMixin, HTTPSConnection), {"pinned_addresses": addresses}
-        )
-        http_connection = type("PinnedHTTPConnection", (_PinnedMixin, HTTPConnection), {"pinned_addresses": addresses})
+        pinned = {"pinned_addresses": type(self).pinned_addresses, "tunnel_proxy": type(self).proxy}
+        https_connection = type("PinnedHTTPSConnection", (_PinnedMixin, HTTPSConnection), pinned)
+        http_connection = type("PinnedHTTPConnection", (_PinnedMixin, HTTPConnection), pinned)
         self.poolmanager.pool_classes_by_scheme = {
             "https": type("PinnedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_connection}),
             "http": type("PinnedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_connection}),
@@ -116,6 +127,8 @@ def build_protocol_class(
     addresses: Sequence[str],
     timeout_seconds: float,
     tokens: TokenSource | None = None,
+    *,
+    proxy: ProxySettings | None = None,
 ) -> type[Protocol]:
     """A Protocol subclass for one session: its adapters verify with `context` and dial `addresses` only.
 
@@ -123,7 +136,9 @@ def build_protocol_class(
     themselves, from Microsoft's endpoints only; ours come from the OAuth service).
     """
     adapter = type(
-        "PostroomEwsAdapter", (GuardedAdapter,), {"tls_context": context, "pinned_addresses": tuple(addresses)}
+        "PostroomEwsAdapter",
+        (GuardedAdapter,),
+        {"tls_context": context, "pinned_addresses": tuple(addresses), "proxy": proxy},
     )
     attributes: dict[str, object] = {
         "HTTP_ADAPTER_CLS": adapter,

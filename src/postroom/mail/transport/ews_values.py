@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from postroom.mail.errors import PermanentError, TransientError
+from postroom.mail.transport.proxy import ProxySettings
 from postroom.mail.transport.token_source import TokenSource
 
 DEFAULT_MAX_BACKOFF_SECONDS: Final = 60.0  # longest single ErrorServerBusy wait honoured inside one cycle
@@ -44,6 +45,7 @@ class EwsEndpoint:
     timeout_seconds: float = 60.0
     max_backoff_seconds: float = DEFAULT_MAX_BACKOFF_SECONDS
     allow_private: bool = False  # SSRF guard: loopback and private networks only when the operator allows
+    proxy: ProxySettings | None = None  # the operator's proxy this mailbox goes through (mail/transport/proxy.py)
 
 
 @dataclass(frozen=True, slots=True)
