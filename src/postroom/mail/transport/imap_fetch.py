@@ -29,9 +29,9 @@ from postroom.mail.errors import PermanentError, TransientError
 from postroom.mail.transport.mailbox_endpoint import (
     describe_connection_error,
     describe_untrusted_certificate,
+    open_guarded_socket,
     prepare_endpoint,
 )
-from postroom.mail.transport.netguard import connect_first
 from postroom.mail.transport.proxy import ProxySettings
 from postroom.mail.transport.sasl_oauth import SASL_NAMES, OAuthMechanism
 from postroom.mail.transport.token_source import StaticToken, TokenSource
@@ -118,14 +118,9 @@ class GuardedIMAP4(imaplib.IMAP4):
         super().__init__(host, port, timeout)
 
     def _create_socket(self, timeout: float | None) -> Any:
-        sock = connect_first(self._addresses, self.port, timeout or 30.0, self._proxy)
-        if self._context is None:
-            return sock
-        try:
-            return self._context.wrap_socket(sock, server_hostname=self.host)
-        except BaseException:
-            sock.close()
-            raise
+        return open_guarded_socket(
+            self._addresses, self.host, self.port, timeout or 30.0, context=self._context, proxy=self._proxy
+        )
 
 
 class _Client(IMAPClient):  # type: ignore[misc]  # imapclient ships no type information

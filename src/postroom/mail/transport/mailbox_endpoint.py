@@ -7,11 +7,19 @@ refused address), `error` for what may pass (a name that does not resolve right 
 
 from __future__ import annotations
 
+import socket
 import ssl
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
-from postroom.mail.transport.netguard import HostRefusedError, HostUnresolvedError, ResolvedHost, resolve_host
+from postroom.mail.transport.netguard import (
+    HostRefusedError,
+    HostUnresolvedError,
+    ResolvedHost,
+    connect_first,
+    resolve_host,
+)
+from postroom.mail.transport.proxy import ProxySettings
 from postroom.mail.transport.smtp_values import is_loopback_host
 from postroom.mail.transport.tlspin import tls_context_for
 
@@ -44,6 +52,28 @@ def prepare_endpoint(
             raise setup_error("a public-key pin needs TLS; TLS mode 'none' cannot check it")
         return checked, None
     return checked, tls_context_for(ca_file, pins)
+
+
+def open_guarded_socket(
+    addresses: Sequence[str],
+    host: str,
+    port: int,
+    timeout: float,
+    *,
+    context: ssl.SSLContext | None,
+    proxy: ProxySettings | None,
+) -> socket.socket:
+    """A socket to the first checked address that answers (through the mailbox's proxy when it has one), TLS
+    wrapped at once when `context` is given (implicit TLS), with `host` for SNI and the certificate check; what the
+    guarded imaplib, poplib and smtplib subclasses return from their socket hooks."""
+    sock = connect_first(addresses, port, timeout, proxy)
+    if context is None:
+        return sock
+    try:
+        return context.wrap_socket(sock, server_hostname=host)
+    except BaseException:
+        sock.close()
+        raise
 
 
 def describe_connection_error(error: BaseException) -> str:

@@ -26,9 +26,9 @@ from postroom.mail.errors import PermanentError, TransientError
 from postroom.mail.transport.mailbox_endpoint import (
     describe_connection_error,
     describe_untrusted_certificate,
+    open_guarded_socket,
     prepare_endpoint,
 )
-from postroom.mail.transport.netguard import connect_first
 from postroom.mail.transport.proxy import ProxySettings
 from postroom.mail.transport.sasl_oauth import (
     ERROR_ACKNOWLEDGEMENT,
@@ -117,14 +117,9 @@ class GuardedPOP3(poplib.POP3):
         super().__init__(host, port, timeout)
 
     def _create_socket(self, timeout: float) -> socket.socket:
-        sock = connect_first(self._addresses, self.port, timeout, self._proxy)
-        if self._context is None:
-            return sock
-        try:
-            return self._context.wrap_socket(sock, server_hostname=self.host)
-        except BaseException:
-            sock.close()
-            raise
+        return open_guarded_socket(
+            self._addresses, self.host, self.port, timeout, context=self._context, proxy=self._proxy
+        )
 
     def _getline(self) -> tuple[bytes, int]:
         """poplib's line reader with a larger limit (see MAX_LINE_BYTES); CRLF, LF or CR...LF endings stripped."""

@@ -7,7 +7,7 @@ import socket
 import ssl
 from collections.abc import Sequence
 
-from postroom.mail.transport.netguard import connect_first
+from postroom.mail.transport.mailbox_endpoint import open_guarded_socket
 from postroom.mail.transport.probe_tls import describe_tls
 from postroom.mail.transport.probe_values import FailureKind, Findings, ProbeFailure, ProbeTarget
 from postroom.mail.transport.proxy import ProxySettings
@@ -36,10 +36,9 @@ class _Smtp(smtplib.SMTP):
         self._host = host
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
-        sock = connect_first(self._addresses, port, timeout, self._proxy)
-        if self._context is None:
-            return sock
-        return self._context.wrap_socket(sock, server_hostname=self._server_name)
+        return open_guarded_socket(
+            self._addresses, self._server_name, port, timeout, context=self._context, proxy=self._proxy
+        )
 
 
 def probe_smtp(target: ProbeTarget, addresses: Sequence[str], findings: Findings, context: ssl.SSLContext) -> None:
