@@ -26,22 +26,23 @@ Unknown keys are refused, so a typo ("hots") is an error rather than a silently 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
-from django.conf import settings as django_settings
-
-from postroom.mail.attachpolicy.values import ACTIONS, FAMILIES, STRIP
-from postroom.mail.automation import parse_rate_window
-from postroom.mail.transport.probe_values import PROBE_TLS_MODES, ProbeTls
+from postroom.mail.transport.probe_values import ProbeTls
 from postroom.mail.transport.smtp_values import AUTH_MECHANISMS, is_loopback_host
-from postroom.mail.transport.tlspin import PinFormatError, normalise_pin
 from postroom.mailboxes.models import ConnectorKind
-
-Errors = dict[str, list[str]]
+from postroom.mailboxes.screening_settings import (
+    ATTACHMENT_KEYS,
+    AUTOMATION_KEYS,
+    SPAM_KEYS,
+    check_attachments,
+    check_automation,
+    check_spam,
+)
+from postroom.mailboxes.settings_section import Errors, SettingsSection
 
 # Default ports per TLS mode: IMAP RFC 8314 / 9051, POP3 RFC 8314 / 1939, submission RFC 8314 / 6409.
 IMAP_PORTS: Final = {"implicit": 993, "starttls": 143, "none": 143}
@@ -85,18 +86,11 @@ POP3_POST_ACTIONS: Final = ("keep", "delete")  # POP3: leave on the server, or D
 MAX_POLL_SECONDS: Final = 24 * 3600
 MAX_BATCH: Final = 1000  # the poller's limit: one commit holds at most this many messages
 
-_HOST: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?\.?|\[?[0-9A-Fa-f:.]+\]?")
 # sender_auth: what the screen stage does with a possible spoof (docs/architecture/sender-authentication.md)
 SENDER_AUTH_MODES: Final = ("off", "tag", "quarantine", "reject")
 DEFAULT_SENDER_AUTH: Final = "tag"
-# spam: the screen stage's spam check (docs/architecture/spam.md); an absent key takes the installation's default
-SPAM_SCANNERS: Final = ("off", "spamd", "rspamd", "headers")
-SPAM_THRESHOLDS: Final = ("tag", "quarantine", "drop")
-_SPAM_KEYS: Final = frozenset({"scanner", *SPAM_THRESHOLDS})
-MAX_SPAM_SCORE: Final = 100000.0  # GTUBE scores 1000 in SpamAssassin; anything beyond this is a typo
 _SHARED: Final = frozenset({"outbound", "sent_copy", "sender_auth", "spam", "attachments", "automation"})
 # automation: the automation screen's per-mailbox options (docs/architecture/automatic-mail.md)
-_AUTOMATION_KEYS: Final = frozenset({"hold_auto_replies", "sender_rate_limit"})
 _INBOUND_KEYS: Final[dict[str, frozenset[str]]] = {
     ConnectorKind.IMAP: frozenset(
         {
@@ -163,114 +157,9 @@ class MailboxSettings:
     secret_names: tuple[str, ...]  # the secrets these settings read, in a stable order
 
 
-class _Section:
-    """Reads one JSON object of settings, collecting every problem under `path` instead of stopping at the first."""
-
-    def __init__(self, raw: object, path: str, allowed: frozenset[str], errors: Errors) -> None:
-        self.path = path
-        self.errors = errors
-        self.values: Mapping[str, object] = raw if isinstance(raw, Mapping) else {}
-        if not isinstance(raw, Mapping):
-            self.fail("", "must be an object")
-        for key in sorted(set(self.values) - allowed):
-            self.fail(str(key), f"unknown setting (known: {', '.join(sorted(allowed)) or 'none'})")
-
-    def fail(self, key: str, message: str) -> None:
-        self.errors.setdefault(f"{self.path}.{key}" if key else self.path, []).append(message)
-
-    def text(self, key: str, *, required: bool = False, default: str = "", max_length: int = 320) -> str:
-        value = self.values.get(key)
-        if value is None or value == "":
-            if required:
-                self.fail(key, "is required")
-            return default
-        if not isinstance(value, str):
-            self.fail(key, "must be text")
-            return default
-        if len(value) > max_length:
-            self.fail(key, f"must be at most {max_length} characters")
-        return value.strip()
-
-    def host(self, key: str = "host") -> str:
-        value = self.text(key, required=True, max_length=253)
-        if value and not _HOST.fullmatch(value):
-            self.fail(key, "must be a host name or an IP address (no scheme, port or path)")
-        return value
-
-    def tls(self, default: ProbeTls) -> ProbeTls:
-        value = self.values.get("tls", default) or default
-        for mode in PROBE_TLS_MODES:
-            if value == mode:
-                return mode
-        self.fail("tls", "must be implicit, starttls or none")
-        return default
-
-    def port(self, defaults: Mapping[str, int], tls: str) -> int:
-        value = self.values.get("port")
-        if value is None or value == "":
-            return defaults[tls]
-        if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
-            self.fail("port", "must be a whole number")
-            return defaults[tls]
-        port = int(value)
-        if not 0 < port < 65536:
-            self.fail("port", "must be between 1 and 65535")
-        return port
-
-    def number(self, key: str, low: int, high: int) -> None:
-        value = self.values.get(key)
-        if value is None:
-            return
-        if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
-            self.fail(key, "must be a whole number")
-        elif not low <= int(value) <= high:
-            self.fail(key, f"must be between {low} and {high}")
-
-    def flag(self, key: str) -> None:
-        if key in self.values and not isinstance(self.values[key], bool):
-            self.fail(key, "must be true or false")
-
-    def ca_file(self) -> str | None:
-        value = self.text("ca_file", max_length=4096)
-        if value and not value.startswith("/"):
-            self.fail("ca_file", "must be an absolute path on the Postroom server (a PEM file of CA certificates)")
-        return value or None
-
-    def pins(self) -> tuple[str, ...]:
-        value = self.values.get("pin_sha256") or []
-        pins = [value] if isinstance(value, str) else value
-        if not isinstance(pins, list) or not all(isinstance(pin, str) for pin in pins):
-            self.fail("pin_sha256", "must be a pin or a list of pins (sha256/<base64>)")
-            return ()
-        try:
-            return tuple(normalise_pin(pin) for pin in pins)
-        except PinFormatError as e:
-            self.fail("pin_sha256", str(e))
-            return ()
-
-    def proxy(self) -> str:
-        """The name of one of the operator's proxies (POSTROOM_PROXIES), or "" for a direct connection."""
-        name = self.text("proxy", max_length=100)
-        known = {proxy.name for proxy in django_settings.POSTROOM.proxies}
-        if name and name not in known:
-            self.fail("proxy", f"no proxy named {name}; known: {', '.join(sorted(known)) or 'none (POSTROOM_PROXIES)'}")
-        return name
-
-    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
-        value = self.values.get(key, default) or default
-        if value not in choices:
-            self.fail(key, f"must be one of {', '.join(choices)}")
-            return default
-        return str(value)
-
-    def text_list(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
-        value = self.values.get(key)
-        if value is None:
-            return default
-        if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
-            self.fail(key, "must be a list of names")
-            return default
-        return tuple(item.strip() for item in value) or default
+def _subsection(section: SettingsSection, key: str, allowed: frozenset[str]) -> SettingsSection:
+    """An object inside the settings ("outbound", "spam", ...), reporting its problems as settings.<key>.<field>."""
+    return SettingsSection(section.values[key], f"{section.path}.{key}", allowed, section.errors)
 
 
 def parse_mailbox_settings(kind: str, raw: object) -> MailboxSettings:
@@ -278,23 +167,23 @@ def parse_mailbox_settings(kind: str, raw: object) -> MailboxSettings:
     errors: Errors = {}
     if kind not in ConnectorKind.values:
         raise SettingsInvalidError({"kind": [f"must be one of {', '.join(ConnectorKind.values)}"]})
-    section = _Section(raw, "settings", _INBOUND_KEYS[kind] | _SHARED | {"oauth"}, errors)
+    section = SettingsSection(raw, "settings", _INBOUND_KEYS[kind] | _SHARED | {"oauth"}, errors)
     inbound = _parse_inbound(kind, section)
     section.choice("sender_auth", SENDER_AUTH_MODES, DEFAULT_SENDER_AUTH)
     oauth_grant = None
     if section.values.get("oauth") is not None:
-        oauth_grant = _check_oauth(_Section(section.values["oauth"], "settings.oauth", _OAUTH_KEYS, errors))
+        oauth_grant = _check_oauth(_subsection(section, "oauth", _OAUTH_KEYS))
     if section.values.get("spam") is not None:
-        _check_spam(_Section(section.values["spam"], "settings.spam", _SPAM_KEYS, errors))
+        check_spam(_subsection(section, "spam", SPAM_KEYS))
     if section.values.get("automation") is not None:
-        _check_automation(_Section(section.values["automation"], "settings.automation", _AUTOMATION_KEYS, errors))
+        check_automation(_subsection(section, "automation", AUTOMATION_KEYS))
     if section.values.get("attachments") is not None:
-        _check_attachments(_Section(section.values["attachments"], "settings.attachments", _ATTACHMENT_KEYS, errors))
+        check_attachments(_subsection(section, "attachments", ATTACHMENT_KEYS))
     outbound = sent_copy = None
     if section.values.get("outbound") is not None:
-        outbound = _parse_outbound(_Section(section.values["outbound"], "settings.outbound", _OUTBOUND_KEYS, errors))
+        outbound = _parse_outbound(_subsection(section, "outbound", _OUTBOUND_KEYS))
     if section.values.get("sent_copy") is not None:
-        sent_copy = _parse_sent_copy(_Section(section.values["sent_copy"], "settings.sent_copy", _SENT_KEYS, errors))
+        sent_copy = _parse_sent_copy(_subsection(section, "sent_copy", _SENT_KEYS))
     if errors:
         raise SettingsInvalidError(errors)
     names = [INBOUND_SECRET[ConnectorKind(kind)]] if kind in INBOUND_SECRET else []
@@ -308,24 +197,7 @@ def parse_mailbox_settings(kind: str, raw: object) -> MailboxSettings:
     return MailboxSettings(kind, inbound, outbound, sent_copy, tuple(dict.fromkeys(names)))
 
 
-# attachments: the mailbox's attachment policy over the installation's (docs/architecture/attachment-policy.md)
-_ATTACHMENT_KEYS: Final = frozenset({"max_bytes", "max_count", "blocked", "action"})
-MAX_ATTACHMENT_BYTES: Final = 1 << 40  # a sanity bound; the message size limit is lower anyway
-MAX_ATTACHMENT_COUNT: Final = 500  # the parser's own part limit (postroom.mail.values.Limits.max_parts)
-
-
-def _check_attachments(section: _Section) -> None:
-    section.number("max_bytes", 1, MAX_ATTACHMENT_BYTES)
-    section.number("max_count", 1, MAX_ATTACHMENT_COUNT)
-    section.choice("action", ACTIONS, STRIP)
-    blocked = section.values.get("blocked")
-    if blocked is not None and (
-        not isinstance(blocked, list) or not all(isinstance(item, str) and item in FAMILIES for item in blocked)
-    ):
-        section.fail("blocked", f"must be a list of type families ({', '.join(FAMILIES)})")
-
-
-def _parse_inbound(kind: str, section: _Section) -> ServerSettings | None:
+def _parse_inbound(kind: str, section: SettingsSection) -> ServerSettings | None:
     if kind in {ConnectorKind.GRAPH, ConnectorKind.EWS}:
         if kind == ConnectorKind.GRAPH:
             for key in ("tenant_id", "client_id", "user"):
@@ -360,7 +232,7 @@ def _parse_inbound(kind: str, section: _Section) -> ServerSettings | None:
     )
 
 
-def _check_poller_settings(section: _Section) -> None:
+def _check_poller_settings(section: SettingsSection) -> None:
     """The IMAP poller's own settings (postroom.connectors.conf reads them; docs/architecture/connectors.md)."""
     section.number("poll_seconds", 1, MAX_POLL_SECONDS)
     section.number("batch", 1, MAX_BATCH)
@@ -371,7 +243,7 @@ def _check_poller_settings(section: _Section) -> None:
         section.fail("move_to", "post_action move needs the folder to move to")
 
 
-def _check_ews_settings(section: _Section) -> None:
+def _check_ews_settings(section: SettingsSection) -> None:
     """The EWS connector's settings beside url and username (postroom.connectors.ews_conf reads them)."""
     section.proxy()
     address = section.text("primary_smtp_address")
@@ -391,7 +263,7 @@ def _check_ews_settings(section: _Section) -> None:
         section.fail("move_to", "must not be one of the folders read")
 
 
-def _check_graph_settings(section: _Section) -> None:
+def _check_graph_settings(section: SettingsSection) -> None:
     """The Graph connector's settings (postroom.connectors.graph_conf checks the URLs' hosts when it connects)."""
     section.text_list("folders", ("Inbox",))
     section.number("poll_seconds", 1, MAX_POLL_SECONDS)
@@ -406,47 +278,11 @@ def _check_graph_settings(section: _Section) -> None:
             section.fail(key, "must be an https:// address")
 
 
-def _check_pop3_poller_settings(section: _Section) -> None:
+def _check_pop3_poller_settings(section: SettingsSection) -> None:
     """The POP3 poller's settings (postroom.connectors.pop3_conf): no folders, flags or push, so keep or delete."""
     section.number("poll_seconds", 1, MAX_POLL_SECONDS)
     section.number("batch", 1, MAX_BATCH)
     section.choice("post_action", POP3_POST_ACTIONS, "keep")
-
-
-def _check_automation(section: _Section) -> None:
-    """`{"hold_auto_replies": true, "sender_rate_limit": "20/120m"}`: both optional; `off` lifts the rate window."""
-    section.flag("hold_auto_replies")
-    raw = section.values.get("sender_rate_limit")
-    if raw is None:
-        return
-    if not isinstance(raw, str):
-        section.fail("sender_rate_limit", "must be text such as 20/120m")
-        return
-    try:
-        parse_rate_window(raw)
-    except ValueError as e:
-        section.fail("sender_rate_limit", f"{e} (or off)")
-
-
-def _check_spam(section: _Section) -> None:
-    """`{"scanner": "spamd", "tag": 5.0, "quarantine": 8.0, "drop": null}`: each key optional; the thresholds are
-    scores on the scanner's scale, tag <= quarantine <= drop, and drop null (or absent) never drops."""
-    scanner = section.values.get("scanner")
-    if scanner is not None and scanner not in SPAM_SCANNERS:
-        section.fail("scanner", f"must be one of {', '.join(SPAM_SCANNERS)}")
-    scores: list[float] = []
-    for key in SPAM_THRESHOLDS:
-        value = section.values.get(key)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            section.fail(key, "must be a number (a spam score)")
-        elif not -MAX_SPAM_SCORE <= value <= MAX_SPAM_SCORE:
-            section.fail(key, f"must be between {-MAX_SPAM_SCORE:g} and {MAX_SPAM_SCORE:g}")
-        else:
-            scores.append(float(value))
-            if scores != sorted(scores):
-                section.fail(key, "must not be lower than the thresholds before it (tag, quarantine, drop)")
 
 
 # postroom.connectors.oauth.config reads these (docs/architecture/oauth.md has the table).
@@ -459,7 +295,7 @@ _OAUTH_KEYS: Final = frozenset(
 )
 
 
-def _check_oauth(section: _Section) -> str:
+def _check_oauth(section: SettingsSection) -> str:
     """The `oauth` object; the grant it uses."""
     provider = section.choice("provider", OAUTH_PROVIDERS, "")
     if "provider" not in section.values:
@@ -491,7 +327,7 @@ _OUTBOUND_KEYS: Final = frozenset({"host", "port", "tls", "username", "auth_mech
 _SENT_KEYS: Final = frozenset({"host", "port", "tls", "username", "folder", "ca_file"})
 
 
-def _parse_outbound(section: _Section) -> ServerSettings:
+def _parse_outbound(section: SettingsSection) -> ServerSettings:
     tls = section.tls("starttls")
     host = section.host()
     _check_plaintext(section, host, tls)
@@ -511,7 +347,7 @@ def _parse_outbound(section: _Section) -> ServerSettings:
     )
 
 
-def _parse_sent_copy(section: _Section) -> ServerSettings:
+def _parse_sent_copy(section: SettingsSection) -> ServerSettings:
     tls = section.tls("starttls")
     host = section.host()
     _check_plaintext(section, host, tls)
@@ -525,7 +361,7 @@ def _parse_sent_copy(section: _Section) -> ServerSettings:
     )
 
 
-def _check_plaintext(section: _Section, host: str, tls: str) -> None:
+def _check_plaintext(section: SettingsSection, host: str, tls: str) -> None:
     if tls == "none" and host and not is_loopback_host(host):
         section.fail("tls", "'none' (no TLS) is only allowed to a loopback host: use implicit or starttls")
 

@@ -39,8 +39,8 @@ from postroom.mail.spam import (
     scan_with_rspamd,
     scan_with_spamd,
 )
-from postroom.mailboxes.connector_settings import SPAM_SCANNERS
 from postroom.mailboxes.models import Mailbox
+from postroom.mailboxes.screening_settings import SPAM_SCANNERS
 
 NAME: Final = "spam"
 OFF: Final = "off"
