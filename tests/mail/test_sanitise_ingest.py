@@ -98,3 +98,16 @@ def test_remote_css_is_removed_even_when_escaped(css: str) -> None:
     """GIVEN CSS that fetches a remote resource, plainly or escaped WHEN stripped THEN nothing remote is left."""
     cleaned, removed = strip_remote_css(css)
     assert "t.example" not in cleaned and removed >= 1
+
+
+def test_the_stored_copy_counts_its_held_back_images_like_a_fresh_sanitising() -> None:
+    """The ticket page counts the placeholders of the stored copy instead of sanitising it again per view."""
+    from postroom.mail.sanitise import count_blocked_in_stored, sanitise_for_storage, sanitise_message_html
+
+    html = (
+        '<p>Hi</p><img src="https://img.example/a.png"><img src="https://t.example/p.gif" width="1" height="1">'
+        '<div style="background:url(https://img.example/b.png)">x</div><img src="cid:logo@x">'
+    )
+    stored = sanitise_for_storage(html).html
+    again = sanitise_message_html(stored, inline_images={}, allow_remote=False).remote_blocked
+    assert count_blocked_in_stored(stored) == again == 2

@@ -272,3 +272,9 @@ def sanitise_for_storage(html: str) -> StoredHtml:
     if edited:  # once more through nh3, so the stored copy is exactly what the sanitiser emits after the CSS edit
         cleaned = _clean(cleaned, _AttributeFilter({}, frozenset(), allow_remote=False, store=True))
     return StoredHtml(cleaned, removed, attribute_filter.trackers_blocked)
+
+
+def count_blocked_in_stored(stored_html: str) -> int:
+    """How many remote images the stored copy holds back: each is the placeholder there (remote CSS is already
+    gone), so the ticket page counts them without sanitising the message again on every view."""
+    return stored_html.count(BLOCKED_IMAGE)

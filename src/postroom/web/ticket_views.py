@@ -26,6 +26,7 @@ from postroom.accounts.change_rules import (
 )
 from postroom.accounts.permissions import TicketAccess, get_ticket_access
 from postroom.mail.compose import OutgoingAttachment
+from postroom.mail.sanitise import count_blocked_in_stored
 from postroom.outbound.attachments import (
     build_outgoing_attachment,
     clean_filename,
@@ -63,8 +64,10 @@ class TimelineEntry:
 def _build_entry(message: Message) -> TimelineEntry:
     if not message.html:
         return TimelineEntry(message, has_formatted=False, remote_blocked=0)
-    source = message.safe_html or message.html  # the copy sanitised at ingest, when there is one
-    blocked = sanitise_message_html(source, inline_images={}, allow_remote=False).remote_blocked
+    if message.safe_html:  # the copy sanitised at ingest: its placeholders are the images held back
+        blocked = count_blocked_in_stored(message.safe_html)
+    else:  # a message stored before the copy existed
+        blocked = sanitise_message_html(message.html, inline_images={}, allow_remote=False).remote_blocked
     return TimelineEntry(message, has_formatted=True, remote_blocked=blocked)
 
 
